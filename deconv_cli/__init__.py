@@ -1,0 +1,3 @@
+"""deconv: calculator and reference executor for transposed convolutions."""
+
+__version__ = "0.1.0"

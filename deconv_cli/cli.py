@@ -1,0 +1,159 @@
+"""The ``deconv`` command: parse, call the core, render, turn errors into one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from enum import Enum
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
+
+from deconv_cli import parse, render
+from deconv_cli.errors import DeconvError, ExitCode
+from deconv_cli.frameworks import FRAMEWORKS
+from deconv_cli.pad import pad as solve_pad
+from deconv_cli.shape import shape as solve_shape
+
+FrameworkName = Enum("FrameworkName", {name: name for name in FRAMEWORKS}, type=str)  # type: ignore[misc]
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    sys.stderr.write(f"deconv: error: {message}\n")
+    sys.exit(code)
+
+
+class _Group(TyperGroup):
+    """Reports every error as one line on stderr with the documented exit code."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except DeconvError as error:
+            _fail(str(error), error.exit_code)
+        except TyperException as error:  # Typer's usage errors: bad option, missing value
+            hint = getattr(getattr(error, "ctx", None), "command_path", "deconv")
+            _fail(f"{error.format_message()} (see '{hint} --help')", getattr(error, "exit_code", 2))
+        except (KeyboardInterrupt, typer.Abort):
+            _fail("interrupted", ExitCode.INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else ExitCode.OK)
+
+
+app = typer.Typer(
+    cls=_Group,
+    name="deconv",
+    help="Calculator and reference executor for transposed convolutions.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _complete_padding(incomplete: str) -> list[str]:
+    return [mode for mode in ("valid", "same", "same_lower") if mode.startswith(incomplete)]
+
+
+In = Annotated[str, typer.Option("--in", help="Input spatial size(s), comma list per axis: 16 or 16,24.")]
+Kernel = Annotated[str, typer.Option("--k", "--kernel-size", help="Kernel size(s).")]
+Stride = Annotated[str, typer.Option("--s", "--stride", help="Stride(s).")]
+Dilation = Annotated[str, typer.Option("--d", "--dilation", help="Dilation(s).")]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+
+
+@app.command()
+def shape(
+    n: In,
+    kernel_size: Kernel,
+    stride: Stride = "1",
+    dilation: Dilation = "1",
+    padding: Annotated[
+        str,
+        typer.Option(
+            "--padding",
+            "-p",
+            help="valid, same (= SAME_UPPER), same_lower, a crop per axis (1 or 1,2) "
+            "or an asymmetric begin:end crop per axis (1:2,0:1).",
+            autocompletion=_complete_padding,
+        ),
+    ] = "valid",
+    output_padding: Annotated[
+        str | None, typer.Option("--op", "--output-padding", help="Output padding(s).")
+    ] = None,
+    output_shape: Annotated[
+        str | None,
+        typer.Option("--output-shape", help="Requested output size(s), checked against the candidates."),
+    ] = None,
+    framework: Annotated[
+        FrameworkName, typer.Option("--framework", "-f", help="Whose conventions define the layer.")
+    ] = FrameworkName.tf,  # type: ignore[attr-defined]
+    as_json: Json = False,
+) -> None:
+    """Output size of a transposed convolution, why, and how each framework writes it.
+
+    Piped, it prints the bare size per axis (deconv shape --in 16 --k 6 --s 2 --padding same
+    prints 32); on a terminal, the steps and a row per framework.
+    """
+    axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
+    report = solve_shape(framework.value, axes, options)
+    render.shape(report, sys.stdout, terminal=sys.stdout.isatty(), as_json=as_json)
+
+
+@app.command()
+def pad(
+    n: In,
+    out: Annotated[str, typer.Option("--out", help="Wanted output size(s).")],
+    kernel_size: Annotated[
+        str | None, typer.Option("--k", "--kernel-size", help="Kernel size(s); omitted: search 1..--max-k.")
+    ] = None,
+    stride: Annotated[
+        str | None, typer.Option("--s", "--stride", help="Stride(s); omitted: search 1..--max-s.")
+    ] = None,
+    dilation: Dilation = "1",
+    framework: Annotated[
+        list[FrameworkName] | None,
+        typer.Option("--framework", "-f", help="Only these frameworks (repeatable); default all."),
+    ] = None,
+    max_k: Annotated[int, typer.Option("--max-k", min=1, max=64, help="Largest kernel to search.")] = 8,
+    max_s: Annotated[int, typer.Option("--max-s", min=1, max=64, help="Largest stride to search.")] = 4,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=0, help="Show the best N (0: all); default 20 on a terminal.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Every way to turn --in into --out: padding and output_padding per framework, ranked.
+
+    Ranking: kernel divisible by stride (no checkerboard overlap), then symmetric crops,
+    then no output_padding, then the smallest kernel.
+    """
+    sizes = parse.ints(n, "--in")
+    wanted = parse.ints(out, "--out")
+    kernels = parse.ints(kernel_size, "--k") if kernel_size else None
+    strides = parse.ints(stride, "--s") if stride else None
+    dilations = parse.ints(dilation, "--d")
+    named: dict[str, Sequence[object]] = {"--in": sizes, "--out": wanted, "--d": dilations}
+    named.update({"--k": kernels} if kernels else {})
+    named.update({"--s": strides} if strides else {})
+    axes = parse.broadcast(named)
+    report = solve_pad(
+        parse.spread(sizes, axes),
+        parse.spread(wanted, axes),
+        kernel_size=parse.spread(kernels, axes) if kernels else None,
+        stride=parse.spread(strides, axes) if strides else None,
+        dilation=parse.spread(dilations, axes),
+        frameworks=[f.value for f in framework] if framework else list(FRAMEWORKS),
+        max_k=max_k,
+        max_s=max_s,
+    )
+    terminal = sys.stdout.isatty()
+    if limit is None and terminal:
+        limit = 20
+    shown = limit or None
+    render.pad(report, sys.stdout, terminal=terminal, as_json=as_json, limit=shown)
+    if shown is not None and len(report.solutions) > shown:
+        sys.stderr.write(f"{len(report.solutions) - shown} more; --limit 0 shows all\n")
+
+
+def main() -> None:
+    app(prog_name="deconv")

@@ -1,0 +1,123 @@
+"""Turn the CLI's comma lists into per-axis values; one value broadcasts over all axes."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TypeVar
+
+from deconv_cli.errors import DeconvError
+from deconv_cli.geometry import Axis, Options, Padding
+
+T = TypeVar("T")
+MAX_AXES = 3
+_INT = re.compile(r"-?\d{1,9}")
+_MODES = {"valid": "valid", "same": "same", "same_upper": "same", "same_lower": "same_lower"}
+
+
+def ints(text: str, option: str, minimum: int = 1) -> tuple[int, ...]:
+    """Parse ``"16"`` or ``"16,24"``.
+
+    >>> ints("16, 24", "--in")
+    (16, 24)
+    """
+    values = []
+    for item in text.split(","):
+        item = item.strip()
+        if not _INT.fullmatch(item):
+            raise DeconvError(f"{option} must be an integer or a comma list like 16,24 (got {text!r})")
+        if int(item) < minimum:
+            raise DeconvError(f"{option} must be >= {minimum} (got {int(item)})")
+        values.append(int(item))
+    return tuple(values)
+
+
+def padding(text: str) -> tuple[Padding, ...]:
+    """Parse ``valid``, ``same``, ``same_lower``, ``1``, ``1,2`` or ``1:2,0:1``.
+
+    >>> [str(p) for p in padding("1:2,0")]
+    ['1:2', '0']
+    """
+    mode = _MODES.get(text.strip().lower())
+    if mode is not None:
+        return (Padding(mode),)  # type: ignore[arg-type]
+    result = []
+    for item in text.split(","):
+        begin, colon, end = item.strip().partition(":")
+        if not _INT.fullmatch(begin) or (colon and not _INT.fullmatch(end)):
+            raise DeconvError(
+                "--padding must be valid, same, same_lower, an int, B:E, or a comma "
+                f"list of those per axis like 1:2,0:1 (got {text!r})"
+            )
+        result.append(Padding.explicit(int(begin), int(end if colon else begin)))
+    return tuple(result)
+
+
+def broadcast(named: dict[str, Sequence[object]]) -> int:
+    """The number of axes: the longest list; others must have 1 value or as many.
+
+    >>> broadcast({"--in": (16, 24), "--k": (3,)})
+    2
+    """
+    axes = max(len(values) for values in named.values())
+    if axes > MAX_AXES:
+        raise DeconvError(f"at most {MAX_AXES} spatial axes are supported (got {axes})")
+    for option, values in named.items():
+        if len(values) not in (1, axes):
+            longest = next(o for o, v in named.items() if len(v) == axes)
+            raise DeconvError(
+                f"{option} has {len(values)} values but {longest} has {axes}; give one value or one per axis"
+            )
+    return axes
+
+
+def spread(values: Sequence[T], axes: int) -> tuple[T, ...]:
+    """Repeat a single value over ``axes``; a full list is kept."""
+    return tuple(values) * axes if len(values) == 1 else tuple(values)
+
+
+def layer(
+    n: str,
+    kernel_size: str,
+    stride: str = "1",
+    dilation: str = "1",
+    padding_text: str = "valid",
+    output_padding: str | None = None,
+    output_shape: str | None = None,
+) -> tuple[tuple[Axis, ...], tuple[Options, ...]]:
+    """The axes and options of a layer from the CLI's strings.
+
+    >>> axes, options = layer("16,24", "3", "2", padding_text="same")
+    >>> [a.n for a in axes], [str(o.padding) for o in options]
+    ([16, 24], ['same', 'same'])
+    """
+    sizes = ints(n, "--in")
+    kernels = ints(kernel_size, "--k")
+    strides = ints(stride, "--s")
+    dilations = ints(dilation, "--d")
+    paddings = padding(padding_text)
+    extra: tuple[int | None, ...] = (None,)
+    requested: tuple[int | None, ...] = (None,)
+    named: dict[str, Sequence[object]] = {
+        "--in": sizes,
+        "--k": kernels,
+        "--s": strides,
+        "--d": dilations,
+        "--padding": paddings,
+    }
+    if output_padding is not None:
+        extra = named["--op"] = ints(output_padding, "--op", minimum=0)
+    if output_shape is not None:
+        requested = named["--output-shape"] = ints(output_shape, "--output-shape")
+    count = broadcast(named)
+    axes = tuple(
+        Axis(*values)
+        for values in zip(*(spread(v, count) for v in (sizes, kernels, strides, dilations)), strict=True)
+    )
+    options = tuple(
+        Options(*values)
+        for values in zip(
+            spread(paddings, count), spread(extra, count), spread(requested, count), strict=True
+        )
+    )
+    return axes, options

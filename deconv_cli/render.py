@@ -1,0 +1,147 @@
+"""Every way deconv prints a result: Rich tables on a terminal, bare values in a pipe, JSON.
+
+Rich is imported inside the functions that draw, so a piped or ``--json`` run never loads it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, TextIO
+
+from deconv_cli.pad import PadReport, Solution
+from deconv_cli.shape import Refusal, ShapeReport
+from deconv_cli.translate import Expression
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+def _console(out: TextIO, width: int | None = None) -> Console:
+    from rich.console import Console
+
+    return Console(file=out, width=width, highlight=False, soft_wrap=False)
+
+
+def to_json(data: object, out: TextIO) -> None:
+    json.dump(data, out, indent=2)
+    out.write("\n")
+
+
+def call(params: dict[str, object]) -> str:
+    """Parameters as a keyword-argument list to paste into code.
+
+    >>> call({"padding": [1], "output_padding": None})
+    'padding=[1], output_padding=None'
+    """
+    return ", ".join(f"{name}={value!r}" for name, value in params.items())
+
+
+def _slices(spans: Sequence[tuple[int, int]], native: Sequence[int]) -> str:
+    text = "[..., " + ", ".join(f"{start}:{stop}" for start, stop in spans) + "]"
+    if any(start < 0 or stop > size for (start, stop), size in zip(spans, native, strict=True)):
+        text += " (zeros beyond the edges)"
+    return text
+
+
+def expression(item: Expression | Refusal) -> str:
+    """One framework's way to write the layer, as one line of text."""
+    if isinstance(item, Refusal):
+        return f"error: {item.error}"
+    if item.then is None:
+        return call(item.params)
+    text = f"not expressible directly: {call(item.params)} then crop {_slices(item.then, item.output)}"
+    if item.lookalike is not None:
+        text += (
+            f"; note {call(item.lookalike)} gives the same size but crops "
+            f"{_crops(item.lookalike_crop or ())}: shifted"
+        )
+    return text
+
+
+def _crops(crops: Sequence[tuple[int, int]]) -> str:
+    return ", ".join(f"{begin}:{end}" for begin, end in crops)
+
+
+def shape(report: ShapeReport, out: TextIO, *, terminal: bool, as_json: bool) -> None:
+    if as_json:
+        to_json(asdict(report), out)
+    elif not terminal:
+        out.write(" ".join(map(str, report.output)) + "\n")
+    else:
+        shape_tables(report, out)
+
+
+def shape_tables(report: ShapeReport, out: TextIO, width: int | None = None) -> None:
+    """The steps per axis, then one row per framework."""
+    from rich.table import Table
+
+    console = _console(out, width)
+    sizes = " x ".join(map(str, report.output))
+    console.print(f"[bold]{report.api}[/] padding={report.padding} -> [bold]{sizes}[/]")
+    for index, (steps, candidates) in enumerate(zip(report.steps, report.candidates, strict=True)):
+        table = Table(title=f"axis {index}" if len(report.steps) > 1 else None, show_header=False)
+        table.add_column("step", style="cyan")
+        table.add_column("value")
+        table.add_column("why", style="dim")
+        table.add_row("input n", str(steps.n), f"k={steps.kernel_size} s={steps.stride} d={steps.dilation}")
+        table.add_row(
+            "zeros inserted", str(steps.zeros_between), f"between elements (s-1) -> {steps.dilated}"
+        )
+        table.add_row(
+            "edge padding",
+            f"{steps.edge_begin} | {steps.edge_end}",
+            "d*(k-1) - crop, of the equivalent stride-1 conv (negative: removed)",
+        )
+        table.add_row("full length F", str(steps.full), "(n-1)*s + d*(k-1) + 1")
+        table.add_row(
+            "crop begin | end", f"{steps.crop_begin} | {steps.crop_end}", "negative: zeros appended"
+        )
+        table.add_row("output", f"[bold]{steps.output}[/]", "F - begin - end")
+        table.add_row(
+            "candidates",
+            ", ".join(map(str, candidates)),
+            f"output sizes {report.framework} accepts as a requested size",
+        )
+        console.print(table)
+    frameworks = Table(title="the same layer in each framework")
+    frameworks.add_column("framework", style="cyan")
+    frameworks.add_column("how to write it")
+    for name, item in report.frameworks.items():
+        style = "red" if isinstance(item, Refusal) else "yellow" if item.then else ""
+        frameworks.add_row(name, f"[{style}]{expression(item)}[/]" if style else expression(item))
+    console.print(frameworks)
+
+
+def _flat(solution: Solution) -> dict[str, object]:
+    """A solution as JSON: its parameters at the top level (torch's padding, output_padding)."""
+    data = asdict(solution)
+    params = data.pop("params")
+    return {**data, **params}
+
+
+def pad(report: PadReport, out: TextIO, *, terminal: bool, as_json: bool, limit: int | None) -> None:
+    shown = report.solutions if limit is None else report.solutions[:limit]
+    if as_json:
+        to_json({"solutions": [_flat(s) for s in shown]}, out)
+    elif not terminal:
+        for s in shown:
+            out.write(f"{s.framework}\tk={_ints(s.k)}\ts={_ints(s.s)}\td={_ints(s.d)}\t{call(s.params)}\n")
+    else:
+        pad_table(shown, out)
+
+
+def pad_table(solutions: Sequence[Solution], out: TextIO, width: int | None = None) -> None:
+    from rich.table import Table
+
+    table = Table(title="ways to get this size, best first")
+    for column in ("framework", "k", "s", "d", "parameters", "crop begin:end"):
+        table.add_column(column, style="cyan" if column == "framework" else None)
+    for s in solutions:
+        table.add_row(s.framework, _ints(s.k), _ints(s.s), _ints(s.d), call(s.params), _crops(s.crop))
+    _console(out, width).print(table)
+
+
+def _ints(values: Sequence[int]) -> str:
+    return ",".join(map(str, values))

@@ -1,0 +1,895 @@
+#!/usr/bin/env python3
+"""Framework oracle for transposed-convolution output shapes and crops.
+
+Runs the real frameworks (PyTorch, TensorFlow tf.nn, Keras 3 on the TF backend,
+onnxruntime, JAX) and writes golden records to tests/golden/shapes.jsonl
+(or shapes.jsonl.gz when the file would exceed 1.5 MB).
+
+Run from the repository root with the oracle venv:
+
+    /work/oracles/bin/python tests/golden/make_shapes.py [--out PATH]
+
+Every framework runs in its own subprocess (this same file with --worker JOB).
+The script installs nothing and is deterministic (fixed seeds); see README.md.
+
+Record format (one compact JSON object per line):
+  {"framework", "n", "k", "s", "d", "padding", "output_padding", "output_shape",
+   ["onednn": true], "result": {"output": [...], "crop": [[L, R], ...] | null}
+                            | {"error": "<Type>: <first line>"},
+   ["candidates": [[...], ...]], [extra diagnostic keys]}
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+SEED = 20251123
+HERE = os.path.dirname(os.path.abspath(__file__))
+MAX_PLAIN_BYTES = 1_500_000
+
+# --------------------------------------------------------------------------
+# shared arithmetic helpers (used by the generator only to pick cases)
+# --------------------------------------------------------------------------
+
+
+def kext(k, d):
+    return d * (k - 1) + 1
+
+
+def full_len(n, k, s, d):
+    return (n - 1) * s + kext(k, d)
+
+
+# worked examples of frameworks.md section 7: (n, k, s, d)
+EXAMPLES = [(16, 6, 2, 1), (2, 3, 2, 1), (3, 3, 2, 1), (8, 4, 2, 1),
+            (5, 5, 2, 1), (4, 2, 3, 1), (4, 3, 1, 2)]
+
+
+# --------------------------------------------------------------------------
+# case generation
+# --------------------------------------------------------------------------
+
+
+class Gen:
+    def __init__(self, seed):
+        self.r = random.Random(seed)
+
+    def axis(self, big=False, dil=True):
+        r = self.r
+        if big and r.random() < 0.5:
+            n = r.choice([16, 31, 32])
+        else:
+            n = r.randint(1, 9)
+        k = r.randint(1, 6)
+        s = r.randint(1, 4)
+        d = r.choices([1, 2, 3], weights=[6, 3, 2])[0] if dil else 1
+        return n, k, s, d
+
+    def axes(self, nd, big=False, dil=True):
+        ax = [self.axis(big=big and nd == 1, dil=dil) for _ in range(nd)]
+        return [list(t) for t in zip(*ax)]  # n, k, s, d lists
+
+    def nd(self, p2=0.45):
+        return 2 if self.r.random() < p2 else 1
+
+
+def case(fw, n, k, s, d, padding, output_padding=None, output_shape=None,
+         cand=False, job=None):
+    return {"framework": fw, "n": list(n), "k": list(k), "s": list(s),
+            "d": list(d), "padding": padding,
+            "output_padding": None if output_padding is None else list(output_padding),
+            "output_shape": None if output_shape is None else list(output_shape),
+            "_cand": bool(cand), "_job": job or fw}
+
+
+def gen_torch(g: Gen):
+    r = g.r
+    out = []
+    # worked examples, 1-D
+    for (n, k, s, d) in EXAMPLES:
+        ke = kext(k, d)
+        for p in (0, 1, 2, (ke - 1) // 2 + 1):
+            for op in (None, 1, max(s, d)):
+                out.append(case("torch", [n], [k], [s], [d], [[p, p]], None if op is None else [op]))
+        F = full_len(n, k, s, d)
+        for p in (0, 1, 2):
+            for extra in (-1, 0, s - 1, s):
+                out.append(case("torch", [n], [k], [s], [d], [[p, p]], None, [F - 2 * p + extra], cand=True))
+        for st in ("same", "valid"):
+            out.append(case("torch", [n], [k], [s], [d], st))
+    # worked examples, 2-D pairs
+    for i in range(len(EXAMPLES)):
+        a, b = EXAMPLES[i], EXAMPLES[(i + 1) % len(EXAMPLES)]
+        n, k, s, d = [list(t) for t in zip(a, b)]
+        out.append(case("torch", n, k, s, d, [[1, 1], [0, 0]], [1, 0], cand=True))
+        F = [full_len(*t) for t in zip(n, k, s, d)]
+        out.append(case("torch", n, k, s, d, [[1, 1], [1, 1]], None, [F[0] - 2, F[1] - 1], cand=True))
+    # string paddings
+    for _ in range(16):
+        nd = g.nd(0.4)
+        n, k, s, d = g.axes(nd)
+        F = [full_len(*t) for t in zip(n, k, s, d)]
+        os_ = [f for f in F] if r.random() < 0.4 else None
+        out.append(case("torch", n, k, s, d, r.choice(["same", "valid"]), None, os_))
+    # random
+    while len(out) < 660:
+        nd = g.nd()
+        n, k, s, d = g.axes(nd, big=r.random() < 0.08)
+        F = [full_len(*t) for t in zip(n, k, s, d)]
+        pad = []
+        for a in range(nd):
+            ke = kext(k[a], d[a])
+            u = r.random()
+            if u < 0.03:
+                p = -1
+            elif u < 0.13:
+                p = F[a] // 2 + r.randint(0, 2)  # non-positive output
+            else:
+                p = r.randint(0, max(0, ke - 1))
+            pad.append([p, p])
+        op = None
+        if r.random() < 0.55:
+            op = [r.randint(0, max(s[a], d[a])) for a in range(nd)]
+        os_ = None
+        if r.random() < 0.25:
+            os_ = [F[a] - 2 * pad[a][0] + r.randint(-2, s[a] + 1) for a in range(nd)]
+        cand = os_ is not None or r.random() < 0.2
+        out.append(case("torch", n, k, s, d, pad, op, os_, cand=cand))
+    return out
+
+
+def tf_range_center(n, k, s, d, pad):
+    """a plausible output size to center the requested output_shape on"""
+    F = full_len(n, k, s, d)
+    if pad == "same":
+        return n * s
+    if pad == "valid":
+        return F
+    b, e = pad
+    return F - b - e
+
+
+def gen_tf(g: Gen):
+    r = g.r
+    out = []
+
+    def job_for(d, forced_onednn=False):
+        return "tf_onednn" if (forced_onednn or max(d) > 1) else "tf"
+
+    for (n, k, s, d) in EXAMPLES:
+        F = full_len(n, k, s, d)
+        for O in range(max(0, (n - 1) * s - 1), n * s + 2):
+            out.append(case("tf", [n], [k], [s], [d], "same", None, [O], True, job_for([d])))
+        for O in range(F - 1, F + s + 1):
+            out.append(case("tf", [n], [k], [s], [d], "valid", None, [O], True, job_for([d])))
+        out.append(case("tf", [n], [k], [s], [d], [[1, 1]], None, [F - 2], True, job_for([d])))
+        # 2-D with the example on axis 0 and a plain axis 1
+        for pad in ("same", "valid", [[1, 1], [0, 1]], [[0, 1], [2, 0]]):
+            n2, k2, s2, d2 = [n, 3], [k, 2], [s, 2], [d, 1]
+            O = [tf_range_center(n2[a], k2[a], s2[a], d2[a], pad if isinstance(pad, str) else pad[a]) for a in range(2)]
+            out.append(case("tf", n2, k2, s2, d2, pad, None, O, True, job_for(d2)))
+    # random
+    n_rand_target = 700
+    while len(out) < n_rand_target:
+        nd = g.nd(0.55)
+        n, k, s, d = g.axes(nd, big=r.random() < 0.06)
+        if r.random() < 0.6:
+            d = [1] * nd
+        F = [full_len(*t) for t in zip(n, k, s, d)]
+        u = r.random()
+        if u < 0.38:
+            pad = "same"
+        elif u < 0.68:
+            pad = "valid"
+        else:
+            if nd == 1 and r.random() < 0.7:
+                nd = 2
+                n, k, s, d = g.axes(2)
+                if r.random() < 0.6:
+                    d = [1, 1]
+                F = [full_len(*t) for t in zip(n, k, s, d)]
+            pad = []
+            for a in range(nd):
+                ke = kext(k[a], d[a])
+                v = r.random()
+                if v < 0.04:
+                    pad.append([-1, r.randint(0, 2)])
+                elif v < 0.12:
+                    pad.append([F[a] // 2 + 1, F[a] // 2])
+                else:
+                    pad.append([r.randint(0, ke), r.randint(0, ke)])
+        os_ = []
+        for a in range(nd):
+            c = tf_range_center(n[a], k[a], s[a], d[a], pad if isinstance(pad, str) else pad[a])
+            v = r.random()
+            if v < 0.04:
+                os_.append(0)
+            else:
+                lo = c - s[a] - 1 if pad == "same" else c - 2
+                hi = c + 1 if pad == "same" else c + s[a]
+                os_.append(max(1, r.randint(lo, hi)))
+        out.append(case("tf", n, k, s, d, pad, None, os_, True, job_for(d)))
+    # d == 1 run with oneDNN on, to document its leniency (marked onednn: true)
+    for i in range(40):
+        nd = 1 if i < 28 else 2
+        n, k, s, d = g.axes(nd, dil=False)
+        if i < 10:
+            n = [1] * nd
+        F = [full_len(*t) for t in zip(n, k, s, d)]
+        pad = r.choice(["same", "valid"]) if i >= 10 else "valid"
+        os_ = []
+        for a in range(nd):
+            c = tf_range_center(n[a], k[a], s[a], d[a], pad)
+            os_.append(max(0, r.randint(c - s[a] - 1, c + s[a])) if i % 7 else 0)
+        out.append(case("tf", n, k, s, d, pad, None, os_, True, "tf_onednn"))
+    return out
+
+
+def gen_keras(g: Gen):
+    r = g.r
+    out = []
+
+    def job_for(d):
+        return "keras_onednn" if max(d) > 1 else "keras"
+
+    for (n, k, s, d) in EXAMPLES:
+        for pad in ("same", "valid"):
+            for op in [None] + list(range(0, max(s, d) + 1)):
+                out.append(case("keras", [n], [k], [s], [d], pad, None if op is None else [op], None, True, job_for([d])))
+        for pad in ("same", "valid"):
+            n2, k2, s2, d2 = [n, 5], [k, 4], [s, 3], [d, 1]
+            out.append(case("keras", n2, k2, s2, d2, pad, None, None, True, job_for(d2)))
+            out.append(case("keras", n2, k2, s2, d2, pad, [1, 2], None, True, job_for(d2)))
+    while len(out) < 560:
+        nd = g.nd()
+        n, k, s, d = g.axes(nd, big=r.random() < 0.06)
+        if r.random() < 0.45:
+            d = [1] * nd
+        elif max(d) > 1 and r.random() < 0.7:
+            s = [1] * nd
+        pad = r.choice(["same", "valid"])
+        op = None
+        if r.random() < 0.6:
+            op = [r.randint(0, max(s[a], d[a])) if r.random() < 0.25 else r.randint(0, s[a] - 1) for a in range(nd)]
+        out.append(case("keras", n, k, s, d, pad, op, None, r.random() < 0.33, job_for(d)))
+    return out
+
+
+def gen_onnx(g: Gen):
+    r = g.r
+    out = []
+    for (n, k, s, d) in EXAMPLES:
+        F = full_len(n, k, s, d)
+        for pad in ("same", "same_lower", "valid", [[1, 1]], [[0, 1]], [[1, 0]], [[2, 1]]):
+            for op in (None, [1], [max(s, d)]):
+                out.append(case("onnx", [n], [k], [s], [d], pad, op, None, op is None))
+        for pad in ("same", "same_lower", "valid", None, [[1, 1]], [[0, 1]]):
+            for O in (n * s, F - 1, F):
+                out.append(case("onnx", [n], [k], [s], [d], pad if pad is not None else [[0, 0]], None, [O], True))
+        n2, k2, s2, d2 = [n, 3], [k, 2], [s, 3], [d, 1]
+        for pad in ("same", "same_lower", "valid", [[1, 0], [0, 1]]):
+            out.append(case("onnx", n2, k2, s2, d2, pad, None, None, False))
+            out.append(case("onnx", n2, k2, s2, d2, pad, [1, 2], None, False))
+            out.append(case("onnx", n2, k2, s2, d2, pad, None, [n * s, 7], True))
+    while len(out) < 760:
+        nd = g.nd()
+        n, k, s, d = g.axes(nd, big=r.random() < 0.06)
+        F = [full_len(*t) for t in zip(n, k, s, d)]
+        u = r.random()
+        if u < 0.17:
+            pad = "same"
+        elif u < 0.34:
+            pad = "same_lower"
+        elif u < 0.48:
+            pad = "valid"
+        else:
+            pad = []
+            for a in range(nd):
+                ke = kext(k[a], d[a])
+                v = r.random()
+                if v < 0.03:
+                    pad.append([-1, 0])
+                elif v < 0.11:
+                    pad.append([F[a] // 2, F[a] - F[a] // 2 + r.randint(0, 1)])
+                else:
+                    pad.append([r.randint(0, ke), r.randint(0, ke)])
+        op = None
+        if r.random() < 0.45:
+            op = [r.randint(0, max(s[a], d[a])) if r.random() < 0.3 else r.randint(0, s[a] - 1) for a in range(nd)]
+        os_ = None
+        if r.random() < 0.33:
+            os_ = []
+            for a in range(nd):
+                v = r.random()
+                if v < 0.05:
+                    os_.append(0)
+                else:
+                    os_.append(r.randint(max(1, F[a] - 2 * kext(k[a], d[a])), F[a] + s[a] + 1))
+        cand = os_ is not None or r.random() < 0.12
+        out.append(case("onnx", n, k, s, d, pad, op, os_, cand))
+    return out
+
+
+def gen_jax(g: Gen):
+    r = g.r
+    out = []
+    for (n, k, s, d) in EXAMPLES:
+        for pad in ("same", "valid", [[1, 1]], [[0, 1]], [[2, 0]], [[0, -1]]):
+            out.append(case("jax", [n], [k], [s], [d], pad))
+        out.append(case("jax", [n, 3], [k, 2], [s, 3], [d, 1], "same"))
+        out.append(case("jax", [n, 3], [k, 2], [s, 3], [d, 1], [[1, 2], [0, 1]]))
+    while len(out) < 470:
+        nd = g.nd()
+        n, k, s, d = g.axes(nd, big=r.random() < 0.06)
+        F = [full_len(*t) for t in zip(n, k, s, d)]
+        u = r.random()
+        if u < 0.22:
+            pad = "same"
+        elif u < 0.42:
+            pad = "valid"
+        else:
+            pad = []
+            for a in range(nd):
+                ke = kext(k[a], d[a])
+                v = r.random()
+                if v < 0.08:
+                    pad.append([-r.randint(1, 3), r.randint(-2, 2)])
+                elif v < 0.2:
+                    b = r.randint(0, F[a])
+                    pad.append([b, F[a] - b + r.randint(-1, 3)])
+                else:
+                    pad.append([r.randint(0, ke + 1), r.randint(0, ke + 1)])
+        out.append(case("jax", n, k, s, d, pad))
+    return out
+
+
+def generate():
+    g = Gen(SEED)
+    cases = gen_torch(g) + gen_tf(g) + gen_keras(g) + gen_onnx(g) + gen_jax(g)
+    # a third of the records get candidates: top up deterministically
+    r = random.Random(SEED + 1)
+    for c in cases:
+        if c["framework"] == "jax":
+            c["_cand"] = False
+    want = len(cases) // 3
+    have = sum(c["_cand"] for c in cases)
+    pool = [c for c in cases if not c["_cand"] and c["framework"] != "jax"]
+    r.shuffle(pool)
+    for c in pool[:max(0, want - have)]:
+        c["_cand"] = True
+    return cases
+
+
+# --------------------------------------------------------------------------
+# worker side: numerics shared by all frameworks
+# --------------------------------------------------------------------------
+
+
+def full_scatter(x, w, s, d):
+    import numpy as np
+    nd = x.ndim
+    F = [(x.shape[a] - 1) * s[a] + d[a] * (w.shape[a] - 1) + 1 for a in range(nd)]
+    full = np.zeros(F, dtype=np.float64)
+    for j in np.ndindex(*w.shape):
+        sl = tuple(slice(j[a] * d[a], j[a] * d[a] + s[a] * (x.shape[a] - 1) + 1, s[a]) for a in range(nd))
+        full[sl] += x * w[j]
+    return full
+
+
+def match_crop(out, full, f32):
+    """unique per-axis offsets L with out == full_ext[L:L+O]; returns crop or error text"""
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+    O = out.shape
+    F = full.shape
+    if any(o == 0 for o in O):
+        return None, None
+    scale = float(np.abs(full).max()) + 1.0
+    tol = (2e-5 if f32 else 1e-9) * scale
+    pad = [(o + 1, o + 1) for o in O]
+    ext = np.pad(full, pad)
+    matches = []
+    if out.ndim == 1:
+        win = sliding_window_view(ext, O[0])  # (nL, O)
+        err = np.abs(win - out).max(axis=-1)
+        for i in np.nonzero(err <= tol)[0]:
+            matches.append((int(i) - pad[0][0],))
+    else:
+        nL0 = ext.shape[0] - O[0] + 1
+        for i0 in range(nL0):
+            blk = ext[i0:i0 + O[0]]
+            win = sliding_window_view(blk, O[1], axis=1)  # (O0, nL1, O1)
+            err = np.abs(win - out[:, None, :]).max(axis=(0, 2))
+            for i1 in np.nonzero(err <= tol)[0]:
+                matches.append((i0 - pad[0][0], int(i1) - pad[1][0]))
+    if len(matches) != 1:
+        if not matches:
+            return None, "MISMATCH: no offset matches the uncropped scatter (output %s, full %s)" % (
+                list(O), list(F))
+        return None, "MISMATCH: ambiguous offsets %s" % (matches[:4],)
+    L = matches[0]
+    return [[L[a], F[a] - L[a] - O[a]] for a in range(len(O))], None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_TF_PREFIX = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
+_TF_SUFFIX = re.compile(r"\s*\[Op:[^\]]*\].*$")
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ")
+_ORT_STATUS = re.compile(r"^Non-zero status code returned while running \S+ node\. Name:'[^']*' Status Message: ")
+
+
+def err_text(e):
+    msg = _ANSI.sub("", str(e)).strip()
+    lines = [ln.strip() for ln in msg.splitlines() if ln.strip()]
+    line = lines[0] if lines else ""
+    if line.startswith("Exception encountered when calling") and len(lines) > 1:
+        line = lines[1]  # Keras wraps the backend error: keep the backend's first line
+    line = _TF_PREFIX.sub("", line)
+    line = _TF_SUFFIX.sub("", line)
+    line = _ORT_PREFIX.sub("", line)
+    line = _ORT_STATUS.sub("", line)
+    return "%s: %s" % (type(e).__name__, line[:300])
+
+
+def guess_size(c, a):
+    """starting value for the other axis in the candidate scan (only a seed)"""
+    n, k, s, d = c["n"][a], c["k"][a], c["s"][a], c["d"][a]
+    F = full_len(n, k, s, d)
+    p = c["padding"]
+    if isinstance(p, str):
+        return n * s if p.startswith("same") else F
+    return max(1, F - p[a][0] - p[a][1])
+
+
+def scan_candidates(c, accepts):
+    """per-axis accepted requested sizes X in 1..F+2s; 2-D: the other axis is held at its
+    smallest accepted value. accepts(list_of_sizes) -> bool"""
+    nd = len(c["n"])
+    F = [full_len(c["n"][a], c["k"][a], c["s"][a], c["d"][a]) for a in range(nd)]
+    rng = [list(range(1, F[a] + 2 * c["s"][a] + 1)) for a in range(nd)]
+    if nd == 1:
+        return [[X for X in rng[0] if accepts([X])]]
+
+    def scan(axis, other_val):
+        res = []
+        for X in rng[axis]:
+            v = [0, 0]
+            v[axis] = X
+            v[1 - axis] = other_val
+            if accepts(v):
+                res.append(X)
+        return res
+
+    g1 = guess_size(c, 1)
+    seeds1 = [g1] + [X for X in rng[1] if X != g1]
+    A0 = []
+    for g in seeds1:
+        A0 = scan(0, g)
+        if A0:
+            break
+    if not A0:
+        return [[], []]
+    A1 = scan(1, min(A0))
+    if not A1:
+        return [[], []]
+    A0 = scan(0, min(A1))
+    return [A0, A1]
+
+
+def make_data(c, idx):
+    import numpy as np
+    rng = np.random.default_rng([SEED, idx])
+    x = rng.standard_normal(c["n"])
+    w = rng.standard_normal(c["k"])
+    # make sure the kernel is not symmetric under flipping (so a flipped kernel never matches)
+    flat = w.reshape(-1)
+    if flat.size > 1:
+        flat[0] += 3.0
+    return x, w
+
+
+# --------------------------------------------------------------------------
+# framework adapters: each returns (output ndarray with only spatial dims, is_float32)
+# --------------------------------------------------------------------------
+
+
+class TorchFW:
+    f32 = False
+
+    def __init__(self):
+        import torch
+        import torch.nn.functional as Fn
+        self.torch, self.Fn = torch, Fn
+        torch.set_num_threads(1)
+
+    def call(self, c, x, w, output_shape="record"):
+        torch, Fn = self.torch, self.Fn
+        nd = len(c["n"])
+        os_ = c["output_shape"] if output_shape == "record" else output_shape
+        pad = c["padding"]
+        padarg = pad if isinstance(pad, str) else tuple(p[0] for p in pad)
+        if not isinstance(pad, str):
+            assert all(p[0] == p[1] for p in pad)
+        op = tuple(c["output_padding"]) if c["output_padding"] is not None else (0,) * nd
+        xt = torch.from_numpy(x)[None, None]
+        wt = torch.from_numpy(w)[None, None]
+        if os_ is None:
+            f = Fn.conv_transpose1d if nd == 1 else Fn.conv_transpose2d
+            y = f(xt, wt, None, stride=tuple(c["s"]), padding=padarg, output_padding=op,
+                  groups=1, dilation=tuple(c["d"]))
+        else:
+            M = torch.nn.ConvTranspose1d if nd == 1 else torch.nn.ConvTranspose2d
+            m = M(1, 1, tuple(c["k"]), stride=tuple(c["s"]), padding=padarg, output_padding=op,
+                  dilation=tuple(c["d"]), bias=False, dtype=torch.float64)
+            with torch.no_grad():
+                m.weight.copy_(wt)
+                y = m(xt, output_size=list(os_))
+        return y.detach().numpy()[0, 0]
+
+
+class TFFW:
+    def __init__(self, onednn):
+        import tensorflow as tf
+        self.tf = tf
+        self.onednn = onednn
+        self.f32 = onednn  # oneDNN kernels only run for float32; float64 always takes the canonical kernel
+
+    def call(self, c, x, w, output_shape="record"):
+        import numpy as np
+        tf = self.tf
+        nd = len(c["n"])
+        os_ = c["output_shape"] if output_shape == "record" else output_shape
+        dt = np.float32 if self.f32 else np.float64
+        xt = x.astype(dt)[None, ..., None]
+        wt = w.astype(dt)[..., None, None]
+        pad = c["padding"]
+        if pad == "same":
+            padarg = "SAME"
+        elif pad == "valid":
+            padarg = "VALID"
+        elif isinstance(pad, str):
+            raise ValueError("no TF mapping for %r" % pad)
+        else:
+            padarg = [[0, 0]] + [list(p) for p in pad] + [[0, 0]]
+        oshape = [1] + list(os_) + [1]
+        if nd == 1:
+            y = tf.nn.conv1d_transpose(xt, wt, oshape, c["s"], padarg, data_format="NWC", dilations=c["d"])
+        else:
+            y = tf.nn.conv2d_transpose(xt, wt, oshape, c["s"], padarg, data_format="NHWC", dilations=c["d"])
+        return np.asarray(y)[0, ..., 0]
+
+
+class KerasFW:
+    f32 = True
+
+    def __init__(self, onednn):
+        import keras
+        self.keras = keras
+        self.onednn = onednn
+
+    def call(self, c, x, w, output_padding="record"):
+        import numpy as np
+        keras = self.keras
+        nd = len(c["n"])
+        op = c["output_padding"] if output_padding == "record" else output_padding
+        L = keras.layers.Conv1DTranspose if nd == 1 else keras.layers.Conv2DTranspose
+        layer = L(1, tuple(c["k"]), strides=tuple(c["s"]), padding=c["padding"],
+                  output_padding=None if op is None else tuple(op),
+                  dilation_rate=tuple(c["d"]), use_bias=False)
+        layer.build((1,) + tuple(c["n"]) + (1,))
+        layer.kernel.assign(w.astype(np.float32)[..., None, None])
+        y = layer(x.astype(np.float32)[None, ..., None])
+        return np.asarray(y)[0, ..., 0]
+
+
+class OnnxFW:
+    f32 = True  # ORT has no float64 ConvTranspose kernel on CPU
+
+    def __init__(self):
+        import onnx
+        import onnxruntime as ort
+        self.onnx, self.ort = onnx, ort
+        ort.set_default_logger_severity(4)
+        self.opset = min(22, onnx.defs.onnx_opset_version())
+        self.so = ort.SessionOptions()
+        self.so.log_severity_level = 4
+        self.so.intra_op_num_threads = 1
+        self.so.inter_op_num_threads = 1
+
+    def call(self, c, x, w, output_shape="record", output_padding="record"):
+        import numpy as np
+        from onnx import helper, TensorProto
+        nd = len(c["n"])
+        os_ = c["output_shape"] if output_shape == "record" else output_shape
+        op = c["output_padding"] if output_padding == "record" else output_padding
+        attrs = dict(strides=list(c["s"]), dilations=list(c["d"]), kernel_shape=list(c["k"]))
+        pad = c["padding"]
+        if pad == "same":
+            attrs["auto_pad"] = "SAME_UPPER"
+        elif pad == "same_lower":
+            attrs["auto_pad"] = "SAME_LOWER"
+        elif pad == "valid":
+            attrs["auto_pad"] = "VALID"
+        else:
+            attrs["auto_pad"] = "NOTSET"
+            attrs["pads"] = [p[0] for p in pad] + [p[1] for p in pad]
+        if op is not None:
+            attrs["output_padding"] = list(op)
+        if os_ is not None:
+            attrs["output_shape"] = list(os_)
+        X = helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 1] + list(c["n"]))
+        W = helper.make_tensor_value_info("W", TensorProto.FLOAT, [1, 1] + list(c["k"]))
+        Y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)
+        node = helper.make_node("ConvTranspose", ["X", "W"], ["Y"], **attrs)
+        graph = helper.make_graph([node], "g", [X, W], [Y])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
+        model.ir_version = 10
+        sess = self.ort.InferenceSession(model.SerializeToString(), self.so,
+                                         providers=["CPUExecutionProvider"])
+        y = sess.run(None, {"X": x.astype(np.float32)[None, None],
+                            "W": w.astype(np.float32)[None, None]})[0]
+        return y[0, 0]
+
+
+class JaxFW:
+    f32 = False
+
+    def __init__(self):
+        import jax
+        jax.config.update("jax_enable_x64", True)
+        jax.config.update("jax_platforms", "cpu")
+        from jax import lax
+        self.jax, self.lax = jax, lax
+
+    def _run(self, c, x, w, padarg, consistent):
+        import numpy as np
+        kw = {"use_consistent_padding": True} if consistent else {}
+        y = self.lax.conv_transpose(x[None, ..., None], w[..., None, None], tuple(c["s"]), padarg,
+                                    rhs_dilation=tuple(c["d"]), transpose_kernel=True, **kw)
+        return np.asarray(y)[0, ..., 0]
+
+    def call(self, c, x, w):
+        pad = c["padding"]
+        if pad == "same":
+            return self._run(c, x, w, "SAME", False)
+        if pad == "valid":
+            return self._run(c, x, w, "VALID", False)
+        return self._run(c, x, w, [tuple(p) for p in pad], True)
+
+    def legacy(self, c, x, w):
+        pad = c["padding"]
+        kes = [kext(k, d) for k, d in zip(c["k"], c["d"])]
+        return self._run(c, x, w, [(kes[a] - 1 - pad[a][0], kes[a] - 1 - pad[a][1]) for a in range(len(pad))], False)
+
+
+def _accepts(fn):
+    try:
+        fn()
+        return True
+    except Exception:
+        return False
+
+
+def run_one(job, fw, c, idx):
+    import numpy as np
+    x, w = make_data(c, idx)
+    rec = {k: c[k] for k in ("framework", "n", "k", "s", "d", "padding", "output_padding", "output_shape")}
+    if job.endswith("onednn"):
+        rec["onednn"] = True
+    full = full_scatter(x, w, c["s"], c["d"])
+    try:
+        y = fw.call(c, x, w)
+        y = np.asarray(y, dtype=np.float64)
+        crop, err = match_crop(y, full, fw.f32)
+        if err:
+            rec["result"] = {"error": err}
+        else:
+            rec["result"] = {"output": list(y.shape), "crop": crop}
+    except Exception as e:  # noqa: BLE001 - the framework's error is the datum
+        rec["result"] = {"error": err_text(e)}
+        y = None
+
+    if job == "jax" and not isinstance(c["padding"], str):
+        # legacy meaning: padding=[(ke-1-b, ke-1-e)] without use_consistent_padding
+        try:
+            y2 = np.asarray(fw.legacy(c, x, w), dtype=np.float64)
+            e2 = None
+        except Exception as e:  # noqa: BLE001
+            y2, e2 = None, err_text(e)
+        if y is None or y2 is None:
+            same = y is None and y2 is None
+        else:
+            same = y2.shape == y.shape and np.allclose(y2, y, rtol=0, atol=1e-9 * (np.abs(full).max() + 1))
+        if not same:
+            rec["legacy_equal"] = False
+            rec["legacy_result"] = {"error": e2} if y2 is None else {"output": list(y2.shape)}
+
+    if c["_cand"]:
+        if job == "torch" or job.startswith("tf"):
+            rec["candidates"] = scan_candidates(c, lambda v: _accepts(lambda: fw.call(c, x, w, output_shape=v)))
+        elif job == "onnx":
+            rec["candidates"] = scan_candidates(c, lambda v: _accepts(lambda: fw.call(c, x, w, output_shape=v)))
+            # does the accepted set depend on output_padding?
+            by_op = {}
+            nd = len(c["n"])
+            for v in range(0, max(c["s"])):
+                opv = [min(v, c["s"][a] - 1) for a in range(nd)]
+                key = json.dumps(opv)
+                if key in by_op:
+                    continue
+                by_op[key] = scan_candidates(
+                    c, lambda sz, opv=opv: _accepts(lambda: fw.call(c, x, w, output_shape=sz, output_padding=opv)))
+            vals = list(by_op.values())
+            rec["candidates_op_dependent"] = any(v != vals[0] for v in vals)
+        elif job.startswith("keras"):
+            nd = len(c["n"])
+            got = [set() for _ in range(nd)]
+            ops = [None]
+            import itertools
+            ops += [list(t) for t in itertools.product(*[range(sa) for sa in c["s"]])]
+            for op in ops:
+                try:
+                    yy = fw.call(c, x, w, output_padding=op)
+                    for a in range(nd):
+                        got[a].add(int(yy.shape[a]))
+                except Exception:  # noqa: BLE001
+                    pass
+            rec["candidates"] = [sorted(g_) for g_ in got]
+    return rec
+
+
+def worker_main(job, cases_path, start):
+    import warnings
+    warnings.filterwarnings("ignore")
+    with open(cases_path) as f:
+        cases = json.load(f)
+    if job == "torch":
+        fw = TorchFW()
+    elif job in ("tf", "tf_onednn"):
+        fw = TFFW(job == "tf_onednn")
+    elif job in ("keras", "keras_onednn"):
+        fw = KerasFW(job == "keras_onednn")
+    elif job == "onnx":
+        fw = OnnxFW()
+    elif job == "jax":
+        fw = JaxFW()
+    else:
+        raise SystemExit("unknown job " + job)
+    out = sys.stdout
+    for i in range(start, len(cases)):
+        idx, c = cases[i]
+        rec = run_one(job, fw, c, idx)
+        out.write(json.dumps([i, rec], separators=(",", ":")) + "\n")
+        out.flush()
+
+
+# --------------------------------------------------------------------------
+# parent side
+# --------------------------------------------------------------------------
+
+
+def job_env(job):
+    env = dict(os.environ)
+    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    env["JAX_PLATFORMS"] = "cpu"
+    env["KERAS_BACKEND"] = "tensorflow"
+    env["PYTHONHASHSEED"] = "0"
+    env["OMP_NUM_THREADS"] = "1"
+    if job in ("tf", "keras"):
+        env["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    elif job in ("tf_onednn", "keras_onednn"):
+        env["TF_ENABLE_ONEDNN_OPTS"] = "1"
+    return env
+
+
+def run_job(job, items, tmpdir, log):
+    path = os.path.join(tmpdir, "cases_%s.json" % job)
+    with open(path, "w") as f:
+        json.dump(items, f)
+    results = [None] * len(items)
+    start = 0
+    t0 = time.time()
+    while start < len(items):
+        errpath = os.path.join(tmpdir, "stderr_%s.txt" % job)
+        with open(errpath, "w") as ef:
+            p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", job,
+                                  "--cases", path, "--start", str(start)],
+                                 stdout=subprocess.PIPE, stderr=ef, env=job_env(job), text=True)
+            for line in p.stdout:
+                line = line.strip()
+                if not line.startswith("["):
+                    continue
+                i, rec = json.loads(line)
+                results[i] = rec
+                start = i + 1
+            rc = p.wait()
+        if start < len(items):
+            # the worker died on items[start]: record it and continue after it
+            with open(errpath) as ef:
+                tail = [ln.strip() for ln in ef.read().splitlines() if ln.strip()]
+            msg = tail[-1][:250] if tail else ""
+            idx, c = items[start]
+            rec = {k: c[k] for k in ("framework", "n", "k", "s", "d", "padding", "output_padding", "output_shape")}
+            if job.endswith("onednn"):
+                rec["onednn"] = True
+            rec["result"] = {"error": "CRASH: worker exited with %d: %s" % (rc, msg)}
+            results[start] = rec
+            log("  %s: worker crashed on item %d (rc=%d) %s" % (job, start, rc, msg))
+            start += 1
+    log("  %s: %d records in %.1fs" % (job, len(items), time.time() - t0))
+    return results
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--worker")
+    ap.add_argument("--cases")
+    ap.add_argument("--start", type=int, default=0)
+    ap.add_argument("--out", default=os.path.join(HERE, "shapes.jsonl"))
+    ap.add_argument("--jobs", type=int, default=2, help="parallel framework subprocesses")
+    args = ap.parse_args()
+    if args.worker:
+        worker_main(args.worker, args.cases, args.start)
+        return
+
+    import tempfile
+    lock = threading.Lock()
+
+    def log(m):
+        with lock:
+            print(m, file=sys.stderr, flush=True)
+
+    cases = generate()
+    order = ["torch", "tf", "tf_onednn", "keras", "keras_onednn", "onnx", "jax"]
+    per_job = {j: [] for j in order}
+    for idx, c in enumerate(cases):
+        per_job[c["_job"]].append([idx, c])
+    log("generated %d cases: %s" % (len(cases), {j: len(v) for j, v in per_job.items()}))
+    t0 = time.time()
+    with tempfile.TemporaryDirectory() as td:
+        # longest jobs first
+        sched = sorted(order, key=lambda j: -len(per_job[j]) * (3 if j.startswith("onnx") or j.startswith("keras") else 1))
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
+            futs = {j: ex.submit(run_job, j, per_job[j], td, log) for j in sched if per_job[j]}
+            results = {j: f.result() for j, f in futs.items()}
+    records = []
+    for j in order:
+        records.extend(results.get(j, []))
+    text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+    data = text.encode()
+    out = args.out
+    if out.endswith(".gz"):
+        out = out[:-3]
+    gz = out + ".gz"
+    if len(data) > MAX_PLAIN_BYTES:
+        with open(gz, "wb") as f:
+            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as z:
+                z.write(data)
+        if os.path.exists(out):
+            os.remove(out)
+        written = gz
+    else:
+        with open(out, "wb") as f:
+            f.write(data)
+        if os.path.exists(gz):
+            os.remove(gz)
+        written = out
+    counts = {}
+    for r in records:
+        counts[r["framework"]] = counts.get(r["framework"], 0) + 1
+    log("wrote %d records (%s) to %s, %d bytes, %.1fs" % (
+        len(records), counts, written, os.path.getsize(written), time.time() - t0))
+
+
+if __name__ == "__main__":
+    main()
