@@ -127,7 +127,10 @@ def pad(report: PadReport, out: TextIO, *, terminal: bool, as_json: bool, limit:
         to_json({"solutions": [_flat(s) for s in shown]}, out)
     elif not terminal:
         for s in shown:
-            out.write(f"{s.framework}\tk={_ints(s.k)}\ts={_ints(s.s)}\td={_ints(s.d)}\t{call(s.params)}\n")
+            out.write(
+                f"{s.framework}\tk={_ints(s.k)}\ts={_ints(s.s)}\td={_ints(s.d)}\t"
+                f"crop={_crops(s.crop)}\t{call(s.params)}\n"
+            )
     else:
         pad_table(shown, out)
 

@@ -386,7 +386,8 @@ def full_scatter(x, w, s, d):
 
 
 def match_crop(out, full, f32):
-    """unique per-axis offsets L with out == full_ext[L:L+O]; returns crop or error text"""
+    """per-axis offsets L with out == full_ext[L:L+O]; returns (crop, error text).
+    crop is None when an axis has length 0; a single axis entry is None when several offsets match."""
     import numpy as np
     from numpy.lib.stride_tricks import sliding_window_view
     O = out.shape
@@ -411,13 +412,15 @@ def match_crop(out, full, f32):
             err = np.abs(win - out[:, None, :]).max(axis=(0, 2))
             for i1 in np.nonzero(err <= tol)[0]:
                 matches.append((i0 - pad[0][0], int(i1) - pad[1][0]))
-    if len(matches) != 1:
-        if not matches:
-            return None, "MISMATCH: no offset matches the uncropped scatter (output %s, full %s)" % (
-                list(O), list(F))
-        return None, "MISMATCH: ambiguous offsets %s" % (matches[:4],)
-    L = matches[0]
-    return [[L[a], F[a] - L[a] - O[a]] for a in range(len(O))], None
+    if not matches:
+        return None, "MISMATCH: no offset matches the uncropped scatter (output %s, full %s)" % (
+            list(O), list(F))
+    crop = []
+    for a in range(len(O)):
+        Ls = sorted(set(m[a] for m in matches))
+        # an axis whose window lies only on structural or appended zeros is unobservable: null
+        crop.append([Ls[0], F[a] - Ls[0] - O[a]] if len(Ls) == 1 else None)
+    return crop, None
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
