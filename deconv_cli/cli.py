@@ -38,6 +38,8 @@ class _Group(TyperGroup):
             hint = getattr(getattr(error, "ctx", None), "command_path", "deconv")
             _fail(f"{error.format_message()} (see '{hint} --help')", getattr(error, "exit_code", 2))
         except (KeyboardInterrupt, typer.Abort):
+            code = ExitCode.INTERRUPTED
+        if code == ExitCode.INTERRUPTED:  # Typer turns Ctrl-C into this code
             _fail("interrupted", ExitCode.INTERRUPTED)
         sys.exit(code if isinstance(code, int) else ExitCode.OK)
 

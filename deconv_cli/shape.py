@@ -35,6 +35,7 @@ class ShapeReport:
 def shape(framework: str, axes: Sequence[Axis], options: Sequence[Options]) -> ShapeReport:
     """Resolve the options in ``framework`` and translate the layer to every framework.
 
+    >>> from deconv_cli.geometry import Padding
     >>> report = shape("tf", [Axis(16, 6, 2)], [Options(Padding("same"))])
     >>> report.output, report.crop, report.candidates
     ((32,), ((2, 2),), ((31, 32),))

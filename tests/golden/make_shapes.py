@@ -113,6 +113,11 @@ def gen_torch(g: Gen):
         out.append(case("torch", n, k, s, d, [[1, 1], [0, 0]], [1, 0], cand=True))
         F = [full_len(*t) for t in zip(n, k, s, d)]
         out.append(case("torch", n, k, s, d, [[1, 1], [1, 1]], None, [F[0] - 2, F[1] - 1], cand=True))
+    # claims quoted in frameworks.md 2.2/2.3: output_size ignores dilation; O <= 0 message
+    for op, os_ in ((None, [10]), (None, [12]), ([2], None), ([2], [10]), ([3], None)):
+        out.append(case("torch", [4], [3], [1], [3], [[0, 0]], op, os_, cand=True))
+    out.append(case("torch", [2], [3], [1], [1], [[2, 2]]))
+    out.append(case("torch", [6, 6], [3, 3], [2, 2], [1, 1], [[1, 1], [1, 1]], None, [10, 10], cand=True))
     # string paddings
     for _ in range(16):
         nd = g.nd(0.4)
@@ -177,6 +182,10 @@ def gen_tf(g: Gen):
             n2, k2, s2, d2 = [n, 3], [k, 2], [s, 2], [d, 1]
             O = [tf_range_center(n2[a], k2[a], s2[a], d2[a], pad if isinstance(pad, str) else pad[a]) for a in range(2)]
             out.append(case("tf", n2, k2, s2, d2, pad, None, O, True, job_for(d2)))
+    # claims quoted in frameworks.md 3.2 (error text) and 3.1 (NHWC explicit form)
+    out.append(case("tf", [3, 3], [3, 3], [2, 2], [1, 1], "same", None, [7, 6], True))
+    out.append(case("tf", [3, 3], [3, 3], [2, 2], [1, 1], "same", None, [6, 7], True))
+    out.append(case("tf", [3], [3], [2], [1], "same", None, [7], True))
     # random
     n_rand_target = 700
     while len(out) < n_rand_target:
@@ -249,6 +258,9 @@ def gen_keras(g: Gen):
             n2, k2, s2, d2 = [n, 5], [k, 4], [s, 3], [d, 1]
             out.append(case("keras", n2, k2, s2, d2, pad, None, None, True, job_for(d2)))
             out.append(case("keras", n2, k2, s2, d2, pad, [1, 2], None, True, job_for(d2)))
+    # claim quoted in frameworks.md 3.5: TF backend rejects same + output_padding=0 with even kernel
+    for op in (None, [0], [1]):
+        out.append(case("keras", [5], [4], [2], [1], "same", op, None, True, "keras"))
     while len(out) < 560:
         nd = g.nd()
         n, k, s, d = g.axes(nd, big=r.random() < 0.06)
@@ -327,6 +339,8 @@ def gen_jax(g: Gen):
             out.append(case("jax", [n], [k], [s], [d], pad))
         out.append(case("jax", [n, 3], [k, 2], [s, 3], [d, 1], "same"))
         out.append(case("jax", [n, 3], [k, 2], [s, 3], [d, 1], [[1, 2], [0, 1]]))
+    # claim quoted in frameworks.md 4: n=5 k=3 s=2 [(1,2)]
+    out.append(case("jax", [5], [3], [2], [1], [[1, 2]]))
     while len(out) < 470:
         nd = g.nd()
         n, k, s, d = g.axes(nd, big=r.random() < 0.06)
