@@ -104,7 +104,11 @@ def _search(
             for name in frameworks
             for options, layers in solutions(FRAMEWORKS[name], axes, out)
         ]
-        if here and not any(solution.symmetric for solution in here):
+        if (
+            here
+            and not any(s.symmetric for s in here)
+            and all(a.full >= o for a, o in zip(axes, out, strict=True))
+        ):
             here.append(_plain_crop(axes, out, k, s, dilation))
         found.extend(here)
     return found

@@ -45,17 +45,18 @@ def _slices(spans: Sequence[tuple[int, int]], native: Sequence[int]) -> str:
     return text
 
 
-def expression(item: Expression | Refusal) -> str:
-    """One framework's way to write the layer, as one line of text."""
+def expression(item: Expression | Refusal, crop: Sequence[tuple[int, int]]) -> str:
+    """One framework's way to write the layer with this ``crop``, as one line of text."""
     if isinstance(item, Refusal):
         return f"error: {item.error}"
     if item.then is None:
         return call(item.params)
     text = f"not expressible directly: {call(item.params)} then crop {_slices(item.then, item.output)}"
-    if item.lookalike is not None:
+    if item.lookalike is not None and item.lookalike_crop is not None:
+        shift = max(abs(a - b) for (a, _), (b, _) in zip(item.lookalike_crop, crop, strict=True))
         text += (
-            f"; note {call(item.lookalike)} gives the same size but crops "
-            f"{_crops(item.lookalike_crop or ())}: shifted"
+            f"; {call(item.lookalike)} gives the same size but crops "
+            f"{_crops(item.lookalike_crop)}, not {_crops(crop)}: values shifted by {shift}"
         )
     return text
 
@@ -110,7 +111,8 @@ def shape_tables(report: ShapeReport, out: TextIO, width: int | None = None) -> 
     frameworks.add_column("how to write it")
     for name, item in report.frameworks.items():
         style = "red" if isinstance(item, Refusal) else "yellow" if item.then else ""
-        frameworks.add_row(name, f"[{style}]{expression(item)}[/]" if style else expression(item))
+        text = expression(item, report.crop)
+        frameworks.add_row(name, f"[{style}]{text}[/]" if style else text)
     console.print(frameworks)
 
 

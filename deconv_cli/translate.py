@@ -143,23 +143,29 @@ def _expression(framework: Framework, axes: Sequence[Axis], options: Sequence[Op
 def solutions(
     framework: Framework, axes: Sequence[Axis], outputs: Sequence[int]
 ) -> list[tuple[tuple[Options, ...], tuple[Layer, ...]]]:
-    """Every distinct setting of ``framework`` that gives ``outputs``, best first.
+    """One setting of ``framework`` per distinct crop that gives ``outputs``, best first.
 
-    Zeros may be appended only as far as a stride's gap (``end >= 1 - stride``),
-    and never prepended: further padding is not a meaningful way to reach a size.
+    Only plausible crops count (see ``_plausible``).
     """
     per_axis = []
     for axis, output in zip(axes, outputs, strict=True):
         found: dict[Layer, list[Options]] = {}
         for options in proposals(axis, output):
             layer = attempt(framework, axis, options)
-            if layer and layer.output == output and layer.begin >= 0 and layer.end > -axis.stride:
+            if layer and layer.output == output and _plausible(axis, layer):
                 found.setdefault(layer, []).append(options)
         per_axis.append([(o, layer) for layer, opts in found.items() for o in opts])
-    results: dict[str, tuple[tuple[Options, ...], tuple[Layer, ...]]] = {}
-    for kind in framework.kinds:
+    results: dict[tuple[Layer, ...], tuple[Options, ...]] = {}
+    for kind in framework.kinds:  # one setting per distinct layer: the framework's preferred one
         for combo in product(*([c for c in choices if _kind(c[0]) == kind] for choices in per_axis)):
-            chosen = tuple(o for o, _ in combo)
-            key = repr(framework.params(axes, chosen))
-            results.setdefault(key, (chosen, tuple(layer for _, layer in combo)))
-    return list(results.values())
+            results.setdefault(tuple(layer for _, layer in combo), tuple(o for o, _ in combo))
+    return [(options, layers) for layers, options in results.items()]
+
+
+def _plausible(axis: Axis, layer: Layer) -> bool:
+    """A crop that mirrors a sensible forward conv: padding below the kernel extent.
+
+    Zeros are appended at most within one stride gap, never prepended, and no side
+    crops ``extent`` or more (that would discard samples every input contributes to).
+    """
+    return 0 <= layer.begin < axis.extent and -axis.stride < layer.end < axis.extent

@@ -94,8 +94,8 @@ def test_pad_search_ranks_even_overlap_then_symmetric_first():
     _, stdout, _ = run("pad", "--in", "8", "--out", "16", "-f", "torch", "--limit", "3")
     assert stdout.splitlines() == [
         "torch\tk=2\ts=2\td=1\tcrop=0:0\tpadding=[0], output_padding=[0]",
-        "torch\tk=3\ts=3\td=1\tcrop=4:4\tpadding=[4], output_padding=[0]",
         "torch\tk=4\ts=2\td=1\tcrop=1:1\tpadding=[1], output_padding=[0]",
+        "torch\tk=6\ts=2\td=1\tcrop=2:2\tpadding=[2], output_padding=[0]",
     ]
 
 
