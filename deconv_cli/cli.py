@@ -17,6 +17,7 @@ from deconv_cli.frameworks import FRAMEWORKS
 from deconv_cli.pad import pad as solve_pad
 from deconv_cli.shape import shape as solve_shape
 
+TERMINAL_LIMIT = 20
 FrameworkName = Enum("FrameworkName", {name: name for name in FRAMEWORKS}, type=str)  # type: ignore[misc]
 
 
@@ -149,12 +150,12 @@ def pad(
         max_s=max_s,
     )
     terminal = sys.stdout.isatty()
-    if limit is None and terminal:
-        limit = 20
     shown = limit or None
+    if limit is None and terminal and not as_json:
+        shown = TERMINAL_LIMIT
+        if len(report.solutions) > shown:
+            sys.stderr.write(f"{len(report.solutions) - shown} more; --limit 0 shows all\n")
     render.pad(report, sys.stdout, terminal=terminal, as_json=as_json, limit=shown)
-    if shown is not None and len(report.solutions) > shown:
-        sys.stderr.write(f"{len(report.solutions) - shown} more; --limit 0 shows all\n")
 
 
 def main() -> None:

@@ -155,10 +155,16 @@ def solutions(
             if layer and layer.output == output and _plausible(axis, layer):
                 found.setdefault(layer, []).append(options)
         per_axis.append([(o, layer) for layer, opts in found.items() for o in opts])
+    combos = [
+        combo
+        for kind in framework.kinds
+        for combo in product(*([c for c in choices if _kind(c[0]) == kind] for choices in per_axis))
+    ]
+    # one setting per distinct layer: the plainest (no output_padding / output_shape) first
+    combos.sort(key=lambda combo: any(o.output_padding or o.output_shape for o, _ in combo))
     results: dict[tuple[Layer, ...], tuple[Options, ...]] = {}
-    for kind in framework.kinds:  # one setting per distinct layer: the framework's preferred one
-        for combo in product(*([c for c in choices if _kind(c[0]) == kind] for choices in per_axis)):
-            results.setdefault(tuple(layer for _, layer in combo), tuple(o for o, _ in combo))
+    for combo in combos:
+        results.setdefault(tuple(layer for _, layer in combo), tuple(o for o, _ in combo))
     return [(options, layers) for layers, options in results.items()]
 
 

@@ -50,17 +50,24 @@ def test_shape_json_has_output_candidates_crop_and_every_framework():
     assert (data["output"], data["candidates"], data["crop"]) == ([4], [[3, 4]], [[0, 1]])
     assert list(data["frameworks"]) == ["tf", "torch", "keras", "onnx", "jax"]
     assert data["frameworks"]["onnx"] == {
-        "output": [4], "crop": [[0, 1]], "params": {"auto_pad": "SAME_UPPER"},
-        "then": None, "lookalike": None, "lookalike_crop": None,
+        "output": [4],
+        "crop": [[0, 1]],
+        "params": {"auto_pad": "SAME_UPPER"},
+        "then": None,
+        "lookalike": None,
+        "lookalike_crop": None,
     }
 
 
 def test_shape_json_shows_how_torch_reproduces_the_tf_crop():
     _, stdout, _ = run("shape", "--in", "2", "--k", "3", "--s", "2", "--padding", "same", "--json")
     assert json.loads(stdout)["frameworks"]["torch"] == {
-        "output": [5], "crop": [[0, 0]], "params": {"padding": [0], "output_padding": [0]},
+        "output": [5],
+        "crop": [[0, 0]],
+        "params": {"padding": [0], "output_padding": [0]},
         "then": [[0, 4]],
-        "lookalike": {"padding": [1], "output_padding": [1]}, "lookalike_crop": [[1, 0]],
+        "lookalike": {"padding": [1], "output_padding": [1]},
+        "lookalike_crop": [[1, 0]],
     }
 
 
@@ -82,10 +89,28 @@ def test_pad_json_names_torch_padding_and_output_padding():
     assert code == 0
     assert json.loads(stdout) == {
         "solutions": [
-            {"framework": "crop", "k": [3], "s": [2], "d": [1], "output": [6], "crop": [[0, 1]],
-             "uses_output_padding": False, "padding": 0, "slice": [[0, 6]]},
-            {"framework": "torch", "k": [3], "s": [2], "d": [1], "output": [6], "crop": [[1, 0]],
-             "uses_output_padding": True, "padding": [1], "output_padding": [1]},
+            {
+                "framework": "crop",
+                "k": [3],
+                "s": [2],
+                "d": [1],
+                "output": [6],
+                "crop": [[0, 1]],
+                "uses_output_padding": False,
+                "padding": 0,
+                "slice": [[0, 6]],
+            },
+            {
+                "framework": "torch",
+                "k": [3],
+                "s": [2],
+                "d": [1],
+                "output": [6],
+                "crop": [[1, 0]],
+                "uses_output_padding": True,
+                "padding": [1],
+                "output_padding": [1],
+            },
         ]
     }
 
@@ -101,7 +126,9 @@ def test_pad_search_ranks_even_overlap_then_symmetric_first():
 
 def test_pad_without_solution_exits_1_naming_the_nearest_sizes():
     assert run("pad", "--in", "3", "--out", "60", "--k", "3", "--s", "2") == (
-        1, "", "deconv: error: no setting turns 3 into 60; nearest reachable: 8\n"
+        1,
+        "",
+        "deconv: error: no setting turns 3 into 60; nearest reachable: 8\n",
     )
 
 
@@ -114,18 +141,28 @@ def test_pad_without_solution_exits_1_naming_the_nearest_sizes():
         ("shape --in 4,x --k 3", "--in must be an integer or a comma list like 16,24 (got '4,x')"),
         ("shape --in 4,5 --k 3,3,3", "--in has 2 values but --k has 3; give one value or one per axis"),
         ("shape --in 4,4,4,4 --k 3", "at most 3 spatial axes are supported (got 4)"),
-        ("shape --in 3 --k 3 --s 2 --padding 1 --op 2 -f torch",
-         "torch: output_padding must be < max(stride, dilation) = 2 (got 2); use --op 1 or less"),
-        ("shape --in 1 --k 2 --padding 1 -f torch",
-         "torch: output size must be >= 1 (got 0 = 2 - 2*1 + 0); use padding <= 0"),
-        ("shape --in 3 --k 3 --s 2 --padding same --output-shape 7",
-         "tf: output_shape must be in [5, 6] for padding=same (got 7): its forward conv gives 4, not 3"),
-        ("shape --in 3 --k 3 --padding sideways",
-         "--padding must be valid, same, same_lower, an int, B:E, or a comma list of those per axis "
-         "like 1:2,0:1 (got 'sideways')"),
-        ("shape --in 3 --k 3 --framework caffe",
-         "Invalid value for '--framework' / '-f': Value error, 'caffe' is not one of 'tf', 'torch', "
-         "'keras', 'onnx', 'jax'. (see 'deconv shape --help')"),
+        (
+            "shape --in 3 --k 3 --s 2 --padding 1 --op 2 -f torch",
+            "torch: output_padding must be < max(stride, dilation) = 2 (got 2); use --op 1 or less",
+        ),
+        (
+            "shape --in 1 --k 2 --padding 1 -f torch",
+            "torch: output size must be >= 1 (got 0 = 2 - 2*1 + 0); use padding <= 0",
+        ),
+        (
+            "shape --in 3 --k 3 --s 2 --padding same --output-shape 7",
+            "tf: output_shape must be in [5, 6] for padding=same (got 7): its forward conv gives 4, not 3",
+        ),
+        (
+            "shape --in 3 --k 3 --padding sideways",
+            "--padding must be valid, same, same_lower, an int, B:E, or a comma list of those per axis "
+            "like 1:2,0:1 (got 'sideways')",
+        ),
+        (
+            "shape --in 3 --k 3 --framework caffe",
+            "Invalid value for '--framework' / '-f': Value error, 'caffe' is not one of 'tf', 'torch', "
+            "'keras', 'onnx', 'jax'. (see 'deconv shape --help')",
+        ),
         ("shape --in 3", "Missing option '--k' / '--kernel-size'. (see 'deconv shape --help')"),
     ],
 )
@@ -146,10 +183,49 @@ def test_exit_codes_are_the_documented_contract():
 
 
 ARGUMENT_WORDS = [
-    "shape", "pad", "--in", "--out", "--k", "--s", "--d", "--op", "--padding", "--output-shape",
-    "--framework", "--json", "--max-k", "--limit", "-f", "torch", "onnx", "keras", "jax", "tf",
-    "same", "same_lower", "valid", "1:2", "-1", "0", "1", "2", "3", "7", "3,4", "1,2,3", "", "x",
-    "99999999999", "1e3", "--", "-", "é", "1:2:3", ":", ",", "\x00",
+    "shape",
+    "pad",
+    "--in",
+    "--out",
+    "--k",
+    "--s",
+    "--d",
+    "--op",
+    "--padding",
+    "--output-shape",
+    "--framework",
+    "--json",
+    "--max-k",
+    "--limit",
+    "-f",
+    "torch",
+    "onnx",
+    "keras",
+    "jax",
+    "tf",
+    "same",
+    "same_lower",
+    "valid",
+    "1:2",
+    "-1",
+    "0",
+    "1",
+    "2",
+    "3",
+    "7",
+    "3,4",
+    "1,2,3",
+    "",
+    "x",
+    "99999999999",
+    "1e3",
+    "--",
+    "-",
+    "é",
+    "1:2:3",
+    ":",
+    ",",
+    "\x00",
 ]
 
 
@@ -206,15 +282,34 @@ def test_help_does_not_import_numpy(args):
 
 def test_console_script_pipes_into_another_program():
     shell = subprocess.run(
-        "deconv shape --in 16 --k 6 --s 2 --padding same | xargs -I{} deconv shape --in {} --k 4 --s 2 --padding 1 -f torch",
-        shell=True, capture_output=True, text=True, check=False,
+        "deconv shape --in 16 --k 6 --s 2 --padding same"
+        " | xargs -I{} deconv shape --in {} --k 4 --s 2 --padding 1 -f torch",
+        shell=True,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert (shell.returncode, shell.stdout, shell.stderr) == (0, "64\n", "")
 
 
 def test_python_dash_m_runs_the_same_app():
     result = subprocess.run(
-        [sys.executable, "-m", "deconv_cli", "shape", "--in", "3", "--k", "3", "--s", "2", "--padding", "same"],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "deconv_cli",
+            "shape",
+            "--in",
+            "3",
+            "--k",
+            "3",
+            "--s",
+            "2",
+            "--padding",
+            "same",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert (result.returncode, result.stdout) == (0, "6\n")

@@ -119,8 +119,12 @@ def read_params(name: str, axis: Axis, params: dict[str, object]) -> Options:
 def test_every_pad_solution_gives_the_wanted_size_when_read_back(axis, wanted, name):
     try:
         report = pad(
-            [axis.n], [wanted], kernel_size=[axis.kernel_size], stride=[axis.stride],
-            dilation=[axis.dilation], frameworks=[name],
+            [axis.n],
+            [wanted],
+            kernel_size=[axis.kernel_size],
+            stride=[axis.stride],
+            dilation=[axis.dilation],
+            frameworks=[name],
         )
     except DeconvError:
         assume(False)

@@ -81,15 +81,30 @@ def test_framework_gives_its_verified_output_and_crop(framework, axis, options, 
 
 
 ERRORS = [
-    ("torch", (3, 3, 2, 1), Options(p(1), 2), r"output_padding must be < max\(stride, dilation\) = 2 \(got 2\)"),
+    (
+        "torch",
+        (3, 3, 2, 1),
+        Options(p(1), 2),
+        r"output_padding must be < max\(stride, dilation\) = 2 \(got 2\)",
+    ),
     ("torch", (3, 3, 2, 1), Options(SAME), r"no padding='same'"),
     ("torch", (3, 3, 2, 1), Options(p(1, 2)), r"padding is symmetric"),
     ("torch", (6, 3, 2, 1), Options(p(1), output_shape=10), r"output_size must be in \[11, 12\]"),
     ("torch", (1, 2, 1, 1), Options(p(1)), r"output size must be >= 1 \(got 0"),
     ("tf", (3, 3, 2, 1), Options(SAME, output_shape=7), r"output_shape must be in \[5, 6\].*\(got 7\)"),
     ("tf", (3, 3, 2, 1), Options(LOWER), r"same_lower"),
-    ("keras", (3, 3, 2, 2), Options(SAME), r"strides > 1 not supported in conjunction with dilation_rate > 1"),
-    ("keras", (3, 3, 2, 1), Options(SAME, output_padding=2), r"output_padding must be < strides = 2 \(got 2\)"),
+    (
+        "keras",
+        (3, 3, 2, 2),
+        Options(SAME),
+        r"strides > 1 not supported in conjunction with dilation_rate > 1",
+    ),
+    (
+        "keras",
+        (3, 3, 2, 1),
+        Options(SAME, output_padding=2),
+        r"output_padding must be < strides = 2 \(got 2\)",
+    ),
     ("keras", (5, 4, 2, 1), Options(SAME, output_padding=0), r"TensorFlow backend rejects"),
     ("keras", (3, 3, 2, 1), Options(p(1)), r"padding must be 'valid' or 'same'"),
     ("onnx", (4, 3, 1, 3), Options(SAME, output_padding=1), r"output_padding must be < stride = 1 \(got 1\)"),

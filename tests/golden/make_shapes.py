@@ -203,8 +203,8 @@ def gen_tf(g: Gen):
             if nd == 1 and r.random() < 0.7:
                 nd = 2
                 n, k, s, d = g.axes(2)
-                if r.random() < 0.6:
-                    d = [1, 1]
+            if r.random() < 0.9:
+                d = [1] * nd  # EXPLICIT + dilation has no CPU kernel at all (not even oneDNN)
                 F = [full_len(*t) for t in zip(n, k, s, d)]
             pad = []
             for a in range(nd):
@@ -217,10 +217,15 @@ def gen_tf(g: Gen):
                 else:
                     pad.append([r.randint(0, ke), r.randint(0, ke)])
         os_ = []
+        inside = r.random() < 0.55  # aim inside TF's documented accepted range on every axis
         for a in range(nd):
             c = tf_range_center(n[a], k[a], s[a], d[a], pad if isinstance(pad, str) else pad[a])
             v = r.random()
-            if v < 0.04:
+            if inside:
+                lo = c - s[a] + 1 if pad == "same" else c
+                hi = c if pad == "same" else c + s[a] - 1
+                os_.append(max(1, r.randint(lo, hi)))
+            elif v < 0.04:
                 os_.append(0)
             else:
                 lo = c - s[a] - 1 if pad == "same" else c - 2
