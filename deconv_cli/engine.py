@@ -83,9 +83,7 @@ def _phase_taps(ax: _Axis) -> list[_PhaseTaps]:
     for rho in range(ax.s):
         count = len(range(rho, ax.o, ax.s))
         offs = {
-            (j * ax.d - ax.lo - rho) // ax.s: j
-            for j in range(ax.k)
-            if (j * ax.d - ax.lo - rho) % ax.s == 0
+            (j * ax.d - ax.lo - rho) // ax.s: j for j in range(ax.k) if (j * ax.d - ax.lo - rho) % ax.s == 0
         }
         if count and offs:
             result.append((rho, count, offs))
@@ -125,9 +123,7 @@ def _axis_options(ax: _Axis) -> list[list[_Group]]:
 def _phase_cost(choice: Sequence[Sequence[_Group]], cig: int, c_in: int, c_out: int) -> float:
     """Modelled ns per sample of the phase GEMM for per-axis groupings."""
     patch = c_in * math.prod(sum(g.shifts * g.width for g in gs) for gs in choice)
-    macs = cig * c_out * math.prod(
-        sum(len(g.phases) * g.shifts * g.width for g in gs) for gs in choice
-    )
+    macs = cig * c_out * math.prod(sum(len(g.phases) * g.shifts * g.width for g in gs) for gs in choice)
     return _NS_COPY * patch + _NS_FLOP * 2 * macs
 
 
@@ -173,21 +169,11 @@ def _phase_gemm(
             shape[2 * a : 2 * a + 2] = [len(g.phases), g.shifts]
             index.append(np.array(g.taps).reshape(shape))
         wg = wpad[tuple(index)]  # (G, cig, cog, P1, T1, P2, T2, ...)
-        perm = (
-            [0]
-            + [3 + 2 * a for a in range(dims)]
-            + [2]
-            + [4 + 2 * a for a in range(dims)]
-            + [1]
-        )
-        wmat = wg.transpose(perm).reshape(
-            groups, math.prod(nph) * cog, math.prod(shifts) * cig
-        )
+        perm = [0] + [3 + 2 * a for a in range(dims)] + [2] + [4 + 2 * a for a in range(dims)] + [1]
+        wmat = wg.transpose(perm).reshape(groups, math.prod(nph) * cog, math.prod(shifts) * cig)
         # Patches as (groups, shifts, cig, batch, window): row m of an axis
         # holds x[u - m] for u in [u_lo, u_lo + width), zero outside x.
-        patches = np.empty(
-            (groups, *shifts, cig, nb, *widths), dtype=x.dtype
-        )
+        patches = np.empty((groups, *shifts, cig, nb, *widths), dtype=x.dtype)
         for ms in itertools.product(*(range(t) for t in shifts)):
             dst_idx: list[slice] = []
             src_idx: list[slice] = []
@@ -199,9 +185,7 @@ def _phase_gemm(
             dst = patches[(slice(None), *ms)]
             np.copyto(
                 dst[(..., *dst_idx)],
-                xg[(slice(None), slice(None), slice(None), *src_idx)].transpose(
-                    1, 2, 0, *range(3, 3 + dims)
-                ),
+                xg[(slice(None), slice(None), slice(None), *src_idx)].transpose(1, 2, 0, *range(3, 3 + dims)),
             )
             for a, sl in enumerate(dst_idx):
                 lead = (slice(None),) * (3 + a)
@@ -216,10 +200,7 @@ def _phase_gemm(
                     *ps,
                     slice(None),
                     slice(None),
-                    *(
-                        slice(g.starts[p], g.starts[p] + g.counts[p])
-                        for g, p in zip(combo, ps, strict=True)
-                    ),
+                    *(slice(g.starts[p], g.starts[p] + g.counts[p]) for g, p in zip(combo, ps, strict=True)),
                 )
             ].transpose(2, 0, 1, *range(3, 3 + dims))
             dst_view = outg[
@@ -227,10 +208,7 @@ def _phase_gemm(
                     slice(None),
                     slice(None),
                     slice(None),
-                    *(
-                        slice(g.phases[p], None, ax.s)
-                        for ax, g, p in zip(axes, combo, ps, strict=True)
-                    ),
+                    *(slice(g.phases[p], None, ax.s) for ax, g, p in zip(axes, combo, ps, strict=True)),
                 )
             ]
             if bias_g is None:
@@ -247,20 +225,14 @@ def _tap_range(ax: _Axis, j: int) -> tuple[int, int, int]:
     return i0, max(i0, i1), i0 * ax.s + shift
 
 
-def _columns(
-    x: Array, w: Array, out: Array, axes: Sequence[_Axis], groups: int
-) -> None:
+def _columns(x: Array, w: Array, out: Array, axes: Sequence[_Axis], groups: int) -> None:
     """col2im strategy for one chunk; adds into out (already initialised)."""
     nb, c_in = x.shape[:2]
     c_out = out.shape[1]
     cig, cog = c_in // groups, c_out // groups
     taps = math.prod(ax.k for ax in axes)
     # (G, taps x cog, cig) so each sample's GEMM reads x in place.
-    wmat = (
-        w.reshape(groups, cig, cog, taps).transpose(0, 3, 2, 1).reshape(
-            groups, taps * cog, cig
-        )
-    )
+    wmat = w.reshape(groups, cig, cog, taps).transpose(0, 3, 2, 1).reshape(groups, taps * cog, cig)
     cols = np.matmul(wmat, x.reshape(nb, groups, cig, -1))
     cols = cols.reshape(nb, groups, *(ax.k for ax in axes), cog, *x.shape[2:])
     outg = out.reshape(nb, groups, cog, *out.shape[2:])
@@ -312,9 +284,7 @@ def conv_transpose(
     c_out = w.shape[1] * groups
     cig = c_in // groups
     axes = []
-    for n, k, s, d, (lo, hi) in zip(
-        x.shape[2:], w.shape[2:], stride, dilation, crop, strict=True
-    ):
+    for n, k, s, d, (lo, hi) in zip(x.shape[2:], w.shape[2:], stride, dilation, crop, strict=True):
         o = (n - 1) * s + d * (k - 1) + 1 - lo - hi
         # A length-1 input never overlaps itself, so any stride > the kernel
         # span is equivalent and gives every tap its own phase.
@@ -342,9 +312,7 @@ def conv_transpose(
     taps = math.prod(ax.k for ax in axes)
     col_cost = _NS_ADD * c_out * taps * spatial_in + _NS_FLOP * 2 * cig * c_out * taps * spatial_in
     use_columns = col_cost < _phase_cost(choice, cig, c_in, c_out)
-    per_sample = itemsize * (
-        c_out * taps * spatial_in if use_columns else _phase_bytes(choice, c_in, c_out)
-    )
+    per_sample = itemsize * (c_out * taps * spatial_in if use_columns else _phase_bytes(choice, c_in, c_out))
     chunk = max(1, min(budget, _CACHE_CHUNK_BYTES) // per_sample)
     chunk = min(chunk, batch)
 
@@ -357,9 +325,7 @@ def conv_transpose(
         if use_columns:
             _columns(x[start:stop], w, out[start:stop], axes, groups)
         else:
-            _phase_gemm(
-                x[start:stop], w, out[start:stop], axes, choice, groups, bias
-            )
+            _phase_gemm(x[start:stop], w, out[start:stop], axes, choice, groups, bias)
         if progress is not None:
             progress(stop, batch)
     return out

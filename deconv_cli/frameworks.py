@@ -25,6 +25,8 @@ class Framework(ABC):
     api: ClassVar[str]
     #: padding kinds it can express, in the order a translation prefers them
     kinds: ClassVar[tuple[Mode, ...]]
+    #: where a kind is limited to some ranks, which ones (for the error message)
+    _rank_note: ClassVar[str] = ""
 
     def fail(self, message: str) -> DeconvError:
         return DeconvError(f"{self.name}: {message}")
@@ -41,8 +43,18 @@ class Framework(ABC):
     def params(self, axes: Sequence[Axis], options: Sequence[Options]) -> Params:
         """Its own parameter names and values for these (valid) options."""
 
+    def kinds_for(self, rank: int) -> tuple[Mode, ...]:
+        """The padding kinds it offers for ``rank`` spatial axes."""
+        return self.kinds
+
     def layers(self, axes: Sequence[Axis], options: Sequence[Options]) -> tuple[Layer, ...]:
         """``resolve`` on every axis; an error says which axis when there are several."""
+        mode = options[0].padding.mode
+        if mode not in self.kinds_for(len(axes)) and mode in self.kinds:
+            raise self.fail(
+                f"{mode} padding exists only for {self._rank_note}; define this layer "
+                "with --framework onnx (or torch) to see how tf writes it"
+            )
         layers = []
         for index, (axis, option) in enumerate(zip(axes, options, strict=True)):
             try:
@@ -96,9 +108,7 @@ class Torch(Framework):
     def resolve(self, axis: Axis, options: Options) -> Layer:
         padding = self._padding(options.padding)
         low = axis.full - 2 * padding
-        if options.output_shape is not None:
-            if options.output_padding is not None:
-                raise self.fail("give output_padding or output_size, not both")
+        if options.output_shape is not None:  # torch then ignores output_padding
             high = low + axis.stride - 1
             if not low <= options.output_shape <= high:
                 raise self.fail(
@@ -142,6 +152,10 @@ class TensorFlow(Framework):
     name = "tf"
     api = "tf.nn.conv{n}d_transpose"
     kinds = ("same", "valid", "explicit")
+    _rank_note = "2-D in tf.nn (conv1d/conv3d_transpose take 'SAME' or 'VALID')"
+
+    def kinds_for(self, rank: int) -> tuple[Mode, ...]:
+        return self.kinds if rank == 2 else ("same", "valid")
 
     def _range(self, axis: Axis, padding: Padding) -> tuple[int, int]:
         if padding.mode == "same_lower":

@@ -67,15 +67,23 @@ def _kind(options: Options) -> Mode:
     return options.padding.mode
 
 
+def _extras(options: Options) -> bool:
+    return bool(options.output_padding) or options.output_shape is not None
+
+
 def _combine(
     framework: Framework, axes: Sequence[Axis], per_axis: Sequence[Sequence[Options]]
 ) -> tuple[Options, ...] | None:
-    """The first choice per axis that shares one padding kind across all axes."""
-    for kind in framework.kinds:
-        chosen = [next((o for o in choices if _kind(o) == kind), None) for choices in per_axis]
-        if all(o is not None for o in chosen):
-            return tuple(o for o in chosen if o is not None)
-    return None
+    """One choice per axis sharing a padding kind: the plainest, then the preferred kind."""
+    best: tuple[tuple[bool, int], tuple[Options, ...]] | None = None
+    for preference, kind in enumerate(framework.kinds_for(len(axes))):
+        of_kind = [[o for o in choices if _kind(o) == kind] for choices in per_axis]
+        if all(of_kind):
+            chosen = tuple(min(choices, key=_extras) for choices in of_kind)
+            key = (any(map(_extras, chosen)), preference)
+            if best is None or key < best[0]:
+                best = (key, chosen)
+    return None if best is None else best[1]
 
 
 def express(framework: Framework, axes: Sequence[Axis], layers: Sequence[Layer]) -> Expression:
@@ -157,11 +165,11 @@ def solutions(
         per_axis.append([(o, layer) for layer, opts in found.items() for o in opts])
     combos = [
         combo
-        for kind in framework.kinds
+        for kind in framework.kinds_for(len(axes))
         for combo in product(*([c for c in choices if _kind(c[0]) == kind] for choices in per_axis))
     ]
     # one setting per distinct layer: the plainest (no output_padding / output_shape) first
-    combos.sort(key=lambda combo: any(o.output_padding or o.output_shape for o, _ in combo))
+    combos.sort(key=lambda combo: any(_extras(o) for o, _ in combo))
     results: dict[tuple[Layer, ...], tuple[Options, ...]] = {}
     for combo in combos:
         results.setdefault(tuple(layer for _, layer in combo), tuple(o for o, _ in combo))

@@ -53,18 +53,34 @@ def run_in_terminal(command: str, env: dict[str, str]) -> str:
     return b"".join(chunks).decode()
 
 
+def run(command: str, terminal: bool) -> str:
+    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
+    if terminal:
+        return normalise(run_in_terminal(command, env))
+    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env, check=False)
+    return normalise(result.stdout + result.stderr)
+
+
 @pytest.mark.parametrize(("command", "expected"), examples(), ids=[c for c, _ in examples()])
 def test_readme_example_prints_what_readme_says(command, expected):
-    env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
-    if any(mark in expected for mark in BOX):
-        output = run_in_terminal(command, env)
-    else:
-        result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env, check=False)
-        output = result.stdout + result.stderr
-    assert normalise(output) == normalise(expected)
+    terminal = any(mark in expected for mark in BOX)
+    assert run(command, terminal) == normalise(expected)
 
 
 def test_readme_has_examples_of_both_commands():
     commands = " ".join(command for command, _ in examples())
     assert "deconv shape" in commands
     assert "deconv pad" in commands
+
+
+def update() -> None:
+    """Rewrite README's example outputs from real runs: ``python tests/test_readme.py``."""
+    text = README.read_text()
+    for command, expected in examples():
+        fresh = run(command, any(mark in expected for mark in BOX))
+        text = text.replace(f"$ {command}\n{expected}", f"$ {command}\n{fresh}\n", 1)
+    README.write_text(text)
+
+
+if __name__ == "__main__":
+    update()

@@ -186,6 +186,13 @@ def gen_tf(g: Gen):
     out.append(case("tf", [3, 3], [3, 3], [2, 2], [1, 1], "same", None, [7, 6], True))
     out.append(case("tf", [3, 3], [3, 3], [2, 2], [1, 1], "same", None, [6, 7], True))
     out.append(case("tf", [3], [3], [2], [1], "same", None, [7], True))
+    # requested sizes so small that the forward size is negative / truncates to 0
+    out.append(case("tf", [2], [6], [1], [1], "valid", None, [3], True))
+    out.append(case("tf", [2], [5], [3], [1], "valid", None, [0], True))
+    out.append(case("tf", [2], [6], [3], [1], "valid", None, [0], True))
+    out.append(case("tf", [2, 3], [3, 3], [3, 2], [1, 1], "valid", None, [0, 7], True))
+    out.append(case("tf", [2, 3], [3, 3], [3, 2], [1, 1], [[1, 0], [0, 0]], None, [4, 1], True))
+    out.append(case("tf", [2, 3], [3, 3], [3, 2], [1, 1], "same", None, [4, 0], True))
     # random
     n_rand_target = 700
     while len(out) < n_rand_target:
@@ -373,7 +380,14 @@ def gen_jax(g: Gen):
 
 def generate():
     g = Gen(SEED)
-    cases = gen_torch(g) + gen_tf(g) + gen_keras(g) + gen_onnx(g) + gen_jax(g)
+    raw = gen_torch(g) + gen_tf(g) + gen_keras(g) + gen_onnx(g) + gen_jax(g)
+    cases, seen = [], set()
+    for c in raw:  # drop exact duplicates (keep the first)
+        key = json.dumps([c[k] for k in ("_job", "n", "k", "s", "d", "padding", "output_padding", "output_shape")])
+        if key in seen:
+            continue
+        seen.add(key)
+        cases.append(c)
     # a third of the records get candidates: top up deterministically
     r = random.Random(SEED + 1)
     for c in cases:

@@ -1,0 +1,81 @@
+"""The core against golden vectors recorded from the real frameworks (tests/golden/make_shapes.py)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deconv_cli.errors import DeconvError
+from deconv_cli.frameworks import FRAMEWORKS
+from deconv_cli.geometry import Axis, Options, Padding
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def records() -> list[dict[str, Any]]:
+    plain, packed = GOLDEN / "shapes.jsonl", GOLDEN / "shapes.jsonl.gz"
+    text = plain.read_text() if plain.exists() else gzip.decompress(packed.read_bytes()).decode()
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def layer_of(record: dict[str, Any]) -> tuple[list[Axis], list[Options]]:
+    axes = [Axis(*values) for values in zip(record["n"], record["k"], record["s"], record["d"], strict=True)]
+    count = len(axes)
+    padding = record["padding"]
+    paddings = (
+        [Padding(padding)] * count if isinstance(padding, str) else [Padding.explicit(*p) for p in padding]
+    )
+    extra = record["output_padding"] or [None] * count
+    wanted = record["output_shape"] or [None] * count
+    return axes, [Options(*values) for values in zip(paddings, extra, wanted, strict=True)]
+
+
+def outcome(record: dict[str, Any]) -> object:
+    axes, options = layer_of(record)
+    try:
+        layers = FRAMEWORKS[record["framework"]].layers(axes, options)
+    except DeconvError:
+        return "error"
+    return {"output": [x.output for x in layers], "crop": [[x.begin, x.end] for x in layers]}
+
+
+def expected(record: dict[str, Any]) -> object:
+    return "error" if "error" in record["result"] else record["result"]
+
+
+RECORDS = records()
+
+
+def test_golden_vectors_cover_every_framework_and_enough_cases():
+    counts = {name: sum(r["framework"] == name for r in RECORDS) for name in FRAMEWORKS}
+    assert len(RECORDS) >= 2000
+    assert min(counts.values()) >= 200, counts
+
+
+@pytest.mark.parametrize("framework", list(FRAMEWORKS))
+def test_core_gives_each_frameworks_recorded_output_crop_or_error(framework):
+    wrong = [(r, outcome(r)) for r in RECORDS if r["framework"] == framework and outcome(r) != expected(r)]
+    assert not wrong, "\n".join(f"{json.dumps(r)}\n  core: {got}" for r, got in wrong[:10])
+
+
+@pytest.mark.parametrize("framework", list(FRAMEWORKS))
+def test_core_candidates_are_the_sizes_each_framework_accepted(framework):
+    wrong = []
+    for record in RECORDS:
+        if record["framework"] != framework or "candidates" not in record:
+            continue
+        axes, options = layer_of(record)
+        try:
+            got = [
+                list(FRAMEWORKS[framework].candidates(a, Options(o.padding)))
+                for a, o in zip(axes, options, strict=True)
+            ]
+        except DeconvError:
+            got = "error"
+        if got != record["candidates"]:
+            wrong.append((record, got))
+    assert not wrong, "\n".join(f"{json.dumps(r)}\n  core: {got}" for r, got in wrong[:10])
