@@ -47,14 +47,18 @@ class Framework(ABC):
         """The padding kinds it offers for ``rank`` spatial axes."""
         return self.kinds
 
-    def layers(self, axes: Sequence[Axis], options: Sequence[Options]) -> tuple[Layer, ...]:
-        """``resolve`` on every axis; an error says which axis when there are several."""
+    def check(self, axes: Sequence[Axis], options: Sequence[Options]) -> None:
+        """Rules across axes, before any axis is resolved."""
         mode = options[0].padding.mode
         if mode not in self.kinds_for(len(axes)) and mode in self.kinds:
             raise self.fail(
                 f"{mode} padding exists only for {self._rank_note}; define this layer "
                 "with --framework onnx (or torch) to see how tf writes it"
             )
+
+    def layers(self, axes: Sequence[Axis], options: Sequence[Options]) -> tuple[Layer, ...]:
+        """``resolve`` on every axis; an error says which axis when there are several."""
+        self.check(axes, options)
         layers = []
         for index, (axis, option) in enumerate(zip(axes, options, strict=True)):
             try:
@@ -70,6 +74,10 @@ class Framework(ABC):
         if padding.begin < 0 or padding.end < 0:
             raise self.fail(f"padding must be >= 0 (got {padding}); negative crops are jax-only")
         return padding.begin, padding.end
+
+
+def _tuple(values: Sequence[int]) -> str:
+    return str(values[0]) if len(values) == 1 else f"({', '.join(map(str, values))})"
 
 
 class Torch(Framework):
@@ -241,12 +249,19 @@ class Keras(Framework):
                 f"padding must be 'valid' or 'same' (got {padding}); Keras has no "
                 "explicit padding: add a Cropping layer, see the tf row"
             )
-        if axis.stride > 1 and axis.dilation > 1:
+        self.check([axis], [Options(padding)])
+        return padding.mode == "same"
+
+    def check(self, axes: Sequence[Axis], options: Sequence[Options]) -> None:
+        super().check(axes, options)
+        strides = tuple(a.stride for a in axes)
+        dilations = tuple(a.dilation for a in axes)
+        if max(strides) > 1 and max(dilations) > 1:  # any axis with any axis, as Keras checks
             raise self.fail(
                 f"strides > 1 not supported in conjunction with dilation_rate > 1 "
-                f"(got strides={axis.stride}, dilation_rate={axis.dilation}); use --s 1 or --d 1"
+                f"(got strides={_tuple(strides)}, dilation_rate={_tuple(dilations)}); "
+                "use --s 1 or --d 1"
             )
-        return padding.mode == "same"
 
     def _choices(self, axis: Axis, same: bool) -> dict[int, int | None]:
         """Reachable output -> the output_padding that reaches it (None preferred)."""
@@ -339,6 +354,9 @@ class Onnx(Framework):
         return output_padding
 
     def candidates(self, axis: Axis, options: Options) -> tuple[int, ...]:
+        self._output_padding(axis, options)  # ORT checks it first; the range does not depend on it
+        if options.padding.mode == "explicit":
+            self._explicit(options.padding)
         return tuple(range(1, axis.full + axis.stride))
 
     def resolve(self, axis: Axis, options: Options) -> Layer:
@@ -346,8 +364,12 @@ class Onnx(Framework):
         mode = options.padding.mode
         odd_at: Literal["begin", "end"] = "end" if mode == "same" else "begin"
         extended = axis.full + output_padding
+        if mode == "explicit":
+            self._explicit(options.padding)  # checked even where output_shape overrides it
         if options.output_shape is not None:
             top = axis.full + axis.stride - 1
+            if options.output_shape < 1:
+                raise self.fail(f"output_shape must be positive (got {options.output_shape})")
             if options.output_shape > top:
                 raise self.fail(
                     f"output_shape must be <= (n-1)*stride + extent + stride - 1 = {top} "

@@ -140,7 +140,7 @@ def _covering(framework: Framework, axis: Axis, target: Layer) -> list[Options]:
 
 
 def _expression(framework: Framework, axes: Sequence[Axis], options: Sequence[Options]) -> Expression:
-    layers = [framework.resolve(a, o) for a, o in zip(axes, options, strict=True)]
+    layers = framework.layers(axes, options)
     return Expression(
         output=tuple(layer.output for layer in layers),
         crop=tuple((layer.begin, layer.end) for layer in layers),

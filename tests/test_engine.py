@@ -1,0 +1,308 @@
+"""Tests for the numpy execution engine (deconv_cli.engine)."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from deconv_cli import engine
+from deconv_cli.engine import conv_transpose
+
+Array = npt.NDArray[Any]
+
+
+def out_len(n: int, k: int, s: int, d: int, crop: tuple[int, int]) -> int:
+    return (n - 1) * s + d * (k - 1) + 1 - crop[0] - crop[1]
+
+
+def naive_conv_transpose(
+    x: Array,
+    w: Array,
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    crop: tuple[tuple[int, int], ...],
+    groups: int = 1,
+    bias: Array | None = None,
+) -> Array:
+    """Scalar loops straight from full[i*s + j*d] += x[i] * w[j], float64."""
+    batch, c_in = x.shape[:2]
+    cog = w.shape[1]
+    cig = c_in // groups
+    outs = [out_len(n, k, s, d, c) for n, k, s, d, c in zip(x.shape[2:], w.shape[2:], stride, dilation, crop)]
+    out = np.zeros((batch, cog * groups, *outs))
+    for b, g, ci, co in itertools.product(range(batch), range(groups), range(cig), range(cog)):
+        for i in itertools.product(*(range(n) for n in x.shape[2:])):
+            for j in itertools.product(*(range(k) for k in w.shape[2:])):
+                t = tuple(ii * s + jj * d - c[0] for ii, jj, s, d, c in zip(i, j, stride, dilation, crop))
+                if all(0 <= tt < o for tt, o in zip(t, outs)):
+                    out[(b, g * cog + co, *t)] += float(x[(b, g * cig + ci, *i)]) * float(
+                        w[(g * cig + ci, co, *j)]
+                    )
+    if bias is not None:
+        out += bias.reshape(-1, *[1] * len(outs))
+    return out
+
+
+def forward_correlation(
+    z: Array,
+    w: Array,
+    in_shape: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    crop: tuple[tuple[int, int], ...],
+    groups: int,
+) -> Array:
+    """Direct cross-correlation y[i] = sum_j w[j] z_ext[i*s + j*d - L].
+
+    z_ext is z zero-extended, matching the engine's treatment of crops, so
+    this is the exact adjoint of conv_transpose.
+    """
+    batch, c_out = z.shape[:2]
+    c_in, cog = w.shape[:2]
+    cig = c_in // groups
+    y = np.zeros((batch, c_in, *in_shape))
+    for j in itertools.product(*(range(k) for k in w.shape[2:])):
+        # For each input position, the output it reads through tap j.
+        src = []
+        valid = np.ones(in_shape, dtype=bool)
+        for a, (n, s, d, c) in enumerate(zip(in_shape, stride, dilation, crop)):
+            t = np.arange(n) * s + j[a] * d - c[0]
+            shape = [1] * len(in_shape)
+            shape[a] = n
+            ok = ((t >= 0) & (t < z.shape[2 + a])).reshape(shape)
+            valid = valid & ok
+            src.append(np.clip(t, 0, z.shape[2 + a] - 1).reshape(shape))
+        for g in range(groups):
+            zg = z[:, g * cog : (g + 1) * cog][(slice(None), slice(None), *src)]
+            wg = w[(slice(g * cig, (g + 1) * cig), slice(None), *j)]
+            y[:, g * cig : (g + 1) * cig] += np.einsum("bo...,io->bi...", zg * valid, wg)
+    return y
+
+
+@pytest.fixture(params=["auto", "columns", "phase-shared", "phase-separate"])
+def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Force each code path of the engine (the cost model picks only one)."""
+    mode: str = request.param
+    if mode == "columns":
+        monkeypatch.setattr(engine, "_NS_ADD", 0.0)
+        monkeypatch.setattr(engine, "_NS_FLOP", 0.0)
+    elif mode.startswith("phase"):
+        monkeypatch.setattr(engine, "_NS_ADD", 1e9)
+        original = engine._axis_options
+        pick = 0 if mode == "phase-shared" else -1
+        monkeypatch.setattr(engine, "_axis_options", lambda ax: [original(ax)[pick]])
+    return mode
+
+
+CASES = [
+    # spatial, kernel, stride, dilation, crop, groups, bias
+    ((5,), (3,), (2,), (1,), ((0, 0),), 1, False),
+    ((7,), (4,), (3,), (2,), ((1, 2),), 1, True),
+    ((4,), (5,), (1,), (1,), ((-2, 3),), 2, True),
+    ((3,), (2,), (5,), (1,), ((1, -4),), 1, False),
+    ((1,), (4,), (3,), (1,), ((0, 0),), 1, True),
+    ((4, 3), (3, 2), (2, 3), (1, 2), ((1, 0), (-1, 2)), 1, True),
+    ((3, 3), (4, 4), (2, 2), (1, 1), ((1, 1), (1, 1)), 3, False),
+    ((1, 1), (4, 4), (1, 1), (1, 1), ((0, 0), (0, 0)), 1, False),
+    ((1, 1), (3, 2), (2, 1), (2, 1), ((1, -1), (0, 1)), 2, True),
+    ((2, 3), (3, 3), (2, 2), (2, 2), ((0, 0), (0, 0)), 1, True),
+    ((3, 2, 2), (2, 3, 2), (2, 1, 2), (1, 1, 2), ((0, 1), (1, -1), (0, 0)), 2, True),
+    ((2, 2, 2), (2, 2, 2), (2, 2, 2), (1, 1, 1), ((0, 0), (0, 0), (0, 0)), 1, False),
+    # whole output inside the zero extension: only the bias survives
+    ((2,), (2,), (1,), (1,), ((-5, 3),), 1, True),
+]
+
+
+@pytest.mark.parametrize("spatial,kernel,stride,dilation,crop,groups,with_bias", CASES)
+def test_matches_naive_reference(
+    strategy: str,
+    spatial: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    crop: tuple[tuple[int, int], ...],
+    groups: int,
+    with_bias: bool,
+) -> None:
+    rng = np.random.default_rng(len(spatial) * 100 + sum(kernel))
+    x = rng.standard_normal((2, 2 * groups, *spatial))
+    w = rng.standard_normal((2 * groups, 3, *kernel))
+    bias = rng.standard_normal(3 * groups) if with_bias else None
+    expected = naive_conv_transpose(x, w, stride, dilation, crop, groups, bias)
+    got = conv_transpose(x, w, stride=stride, dilation=dilation, crop=crop, groups=groups, bias=bias)
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+@st.composite
+def problems(draw: st.DrawFn) -> dict[str, Any]:
+    dims = draw(st.integers(1, 3))
+    groups = draw(st.integers(1, 3))
+    spatial, kernel, stride, dilation, crop = [], [], [], [], []
+    for _ in range(dims):
+        n, k = draw(st.integers(1, 5)), draw(st.integers(1, 4))
+        s, d = draw(st.integers(1, 4)), draw(st.integers(1, 3))
+        full = (n - 1) * s + d * (k - 1) + 1
+        lo = draw(st.integers(-3, full - 1))
+        hi = draw(st.integers(-3, full - lo - 1))
+        spatial.append(n)
+        kernel.append(k)
+        stride.append(s)
+        dilation.append(d)
+        crop.append((lo, hi))
+    return {
+        "batch": draw(st.integers(1, 3)),
+        "cig": draw(st.integers(1, 3)),
+        "cog": draw(st.integers(1, 3)),
+        "groups": groups,
+        "spatial": tuple(spatial),
+        "kernel": tuple(kernel),
+        "stride": tuple(stride),
+        "dilation": tuple(dilation),
+        "crop": tuple(crop),
+        "seed": draw(st.integers(0, 2**32 - 1)),
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(problems())
+def test_adjoint_of_forward_correlation(p: dict[str, Any]) -> None:
+    rng = np.random.default_rng(p["seed"])
+    groups = p["groups"]
+    y = rng.standard_normal((p["batch"], p["cig"] * groups, *p["spatial"]))
+    w = rng.standard_normal((p["cig"] * groups, p["cog"], *p["kernel"]))
+    ty = conv_transpose(y, w, stride=p["stride"], dilation=p["dilation"], crop=p["crop"], groups=groups)
+    outs = tuple(
+        out_len(n, k, s, d, c)
+        for n, k, s, d, c in zip(p["spatial"], p["kernel"], p["stride"], p["dilation"], p["crop"])
+    )
+    assert ty.shape == (p["batch"], p["cog"] * groups, *outs)
+    z = rng.standard_normal(ty.shape)
+    cz = forward_correlation(z, w, p["spatial"], p["stride"], p["dilation"], p["crop"], groups)
+    lhs = float(np.vdot(cz, y))
+    rhs = float(np.vdot(z, ty))
+    scale = math.sqrt(float(np.vdot(cz, cz)) * float(np.vdot(y, y))) + 1.0
+    assert abs(lhs - rhs) <= 1e-10 * scale
+
+
+@pytest.mark.parametrize("spatial,kernel,stride,dilation,crop,groups,with_bias", CASES[:12])
+def test_chunking_is_exact(
+    strategy: str,
+    spatial: tuple[int, ...],
+    kernel: tuple[int, ...],
+    stride: tuple[int, ...],
+    dilation: tuple[int, ...],
+    crop: tuple[tuple[int, int], ...],
+    groups: int,
+    with_bias: bool,
+) -> None:
+    rng = np.random.default_rng(7)
+    batch = 5
+    x = rng.standard_normal((batch, 2 * groups, *spatial))
+    w = rng.standard_normal((2 * groups, 3, *kernel))
+    bias = rng.standard_normal(3 * groups) if with_bias else None
+    kwargs: dict[str, Any] = dict(stride=stride, dilation=dilation, crop=crop, groups=groups, bias=bias)
+    calls: list[tuple[int, int]] = []
+    whole = conv_transpose(x, w, **kwargs)
+    chunked = conv_transpose(x, w, max_memory=1, progress=lambda d, t: calls.append((d, t)), **kwargs)
+    # BLAS may pick another kernel (gemv vs gemm) for a smaller chunk, so
+    # equality is up to float64 rounding of the summation order.
+    np.testing.assert_allclose(chunked, whole, rtol=1e-13, atol=1e-13)
+    # A one-byte budget still runs, one sample per chunk.
+    assert calls == [(i, batch) for i in range(1, batch + 1)]
+
+
+def test_default_budget_is_one_chunk_for_small_input() -> None:
+    x = np.ones((4, 2, 3, 3))
+    w = np.ones((2, 2, 2, 2))
+    calls: list[tuple[int, int]] = []
+    conv_transpose(
+        x,
+        w,
+        stride=(2, 2),
+        dilation=(1, 1),
+        crop=((0, 0), (0, 0)),
+        progress=lambda d, t: calls.append((d, t)),
+    )
+    assert calls == [(4, 4)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dtype_is_preserved(strategy: str, dtype: type[np.floating[Any]]) -> None:
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 4, 5, 6)).astype(dtype)
+    # Weights and bias in the other precision are converted to x's dtype.
+    other = np.float64 if dtype is np.float32 else np.float32
+    w = rng.standard_normal((4, 3, 3, 2)).astype(other)
+    bias = rng.standard_normal(3).astype(other)
+    crop = ((1, 0), (0, -1))
+    got = conv_transpose(x, w, stride=(2, 1), dilation=(1, 2), crop=crop, bias=bias)
+    assert got.dtype == dtype
+    expected = naive_conv_transpose(
+        x.astype(np.float64),
+        w.astype(dtype).astype(np.float64),
+        (2, 1),
+        (1, 2),
+        crop,
+        bias=bias.astype(dtype).astype(np.float64),
+    )
+    tol = 1e-5 if dtype is np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(expected).max())
+
+
+TORCH_CASES = [
+    # (batch, c_in, c_out, spatial, k, s, p, op, d, groups, bias)
+    (3, 6, 4, (9,), 4, 2, 1, 0, 1, 1, True),
+    (2, 8, 6, (5,), 16, 8, 4, 3, 1, 2, False),
+    (2, 4, 6, (7, 6), 3, 2, 1, 1, 1, 2, True),
+    (2, 16, 8, (4, 4), 4, 2, 1, 0, 1, 1, False),
+    (4, 10, 12, (1, 1), 4, 1, 0, 0, 1, 1, True),
+    (2, 6, 3, (5, 4), 3, 3, 2, 2, 2, 3, True),
+    (1, 4, 4, (3, 4, 5), 2, 2, 0, 0, 1, 1, True),
+    (2, 6, 6, (3, 3, 3), 3, 2, 1, 1, 2, 3, False),
+    (2, 8, 8, (8, 8), 4, 2, 1, 0, 1, 8, True),
+]
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", TORCH_CASES)
+def test_matches_torch(strategy: str, case: tuple[Any, ...], dtype: str) -> None:
+    torch = pytest.importorskip("torch")
+    batch, c_in, c_out, spatial, k, s, p, op, d, groups, with_bias = case
+    dims = len(spatial)
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((batch, c_in, *spatial)).astype(dtype)
+    w = rng.standard_normal((c_in, c_out // groups, *[k] * dims)).astype(dtype)
+    bias = rng.standard_normal(c_out).astype(dtype) if with_bias else None
+    fn = getattr(torch.nn.functional, f"conv_transpose{dims}d")
+    expected = fn(
+        torch.from_numpy(x),
+        torch.from_numpy(w),
+        None if bias is None else torch.from_numpy(bias),
+        stride=s,
+        padding=p,
+        output_padding=op,
+        groups=groups,
+        dilation=d,
+    ).numpy()
+    got = conv_transpose(
+        x,
+        w,
+        stride=(s,) * dims,
+        dilation=(d,) * dims,
+        crop=((p, p - op),) * dims,
+        groups=groups,
+        bias=bias,
+    )
+    assert got.dtype == expected.dtype
+    assert got.shape == expected.shape
+    tol = 1e-5 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(expected).max())
