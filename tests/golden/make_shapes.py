@@ -18,6 +18,7 @@ Record format (one compact JSON object per line):
                             | {"error": "<Type>: <first line>"},
    ["candidates": [[...], ...]], [extra diagnostic keys]}
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,7 @@ def full_len(n, k, s, d):
 
 
 # worked examples of frameworks.md section 7: (n, k, s, d)
-EXAMPLES = [(16, 6, 2, 1), (2, 3, 2, 1), (3, 3, 2, 1), (8, 4, 2, 1),
-            (5, 5, 2, 1), (4, 2, 3, 1), (4, 3, 1, 2)]
+EXAMPLES = [(16, 6, 2, 1), (2, 3, 2, 1), (3, 3, 2, 1), (8, 4, 2, 1), (5, 5, 2, 1), (4, 2, 3, 1), (4, 3, 1, 2)]
 
 
 # --------------------------------------------------------------------------
@@ -65,10 +65,7 @@ class Gen:
 
     def axis(self, big=False, dil=True):
         r = self.r
-        if big and r.random() < 0.5:
-            n = r.choice([16, 31, 32])
-        else:
-            n = r.randint(1, 9)
+        n = r.choice([16, 31, 32]) if big and r.random() < 0.5 else r.randint(1, 9)
         k = r.randint(1, 6)
         s = r.randint(1, 4)
         d = r.choices([1, 2, 3], weights=[6, 3, 2])[0] if dil else 1
@@ -76,26 +73,32 @@ class Gen:
 
     def axes(self, nd, big=False, dil=True):
         ax = [self.axis(big=big and nd == 1, dil=dil) for _ in range(nd)]
-        return [list(t) for t in zip(*ax)]  # n, k, s, d lists
+        return [list(t) for t in zip(*ax, strict=False)]  # n, k, s, d lists
 
     def nd(self, p2=0.45):
         return 2 if self.r.random() < p2 else 1
 
 
-def case(fw, n, k, s, d, padding, output_padding=None, output_shape=None,
-         cand=False, job=None):
-    return {"framework": fw, "n": list(n), "k": list(k), "s": list(s),
-            "d": list(d), "padding": padding,
-            "output_padding": None if output_padding is None else list(output_padding),
-            "output_shape": None if output_shape is None else list(output_shape),
-            "_cand": bool(cand), "_job": job or fw}
+def case(fw, n, k, s, d, padding, output_padding=None, output_shape=None, cand=False, job=None):
+    return {
+        "framework": fw,
+        "n": list(n),
+        "k": list(k),
+        "s": list(s),
+        "d": list(d),
+        "padding": padding,
+        "output_padding": None if output_padding is None else list(output_padding),
+        "output_shape": None if output_shape is None else list(output_shape),
+        "_cand": bool(cand),
+        "_job": job or fw,
+    }
 
 
 def gen_torch(g: Gen):
     r = g.r
     out = []
     # worked examples, 1-D
-    for (n, k, s, d) in EXAMPLES:
+    for n, k, s, d in EXAMPLES:
         ke = kext(k, d)
         for p in (0, 1, 2, (ke - 1) // 2 + 1):
             for op in (None, 1, max(s, d)):
@@ -109,9 +112,9 @@ def gen_torch(g: Gen):
     # worked examples, 2-D pairs
     for i in range(len(EXAMPLES)):
         a, b = EXAMPLES[i], EXAMPLES[(i + 1) % len(EXAMPLES)]
-        n, k, s, d = [list(t) for t in zip(a, b)]
+        n, k, s, d = [list(t) for t in zip(a, b, strict=False)]
         out.append(case("torch", n, k, s, d, [[1, 1], [0, 0]], [1, 0], cand=True))
-        F = [full_len(*t) for t in zip(n, k, s, d)]
+        F = [full_len(*t) for t in zip(n, k, s, d, strict=False)]
         out.append(case("torch", n, k, s, d, [[1, 1], [1, 1]], None, [F[0] - 2, F[1] - 1], cand=True))
     # claims quoted in frameworks.md 2.2/2.3: output_size ignores dilation; O <= 0 message
     for op, os_ in ((None, [10]), (None, [12]), ([2], None), ([2], [10]), ([3], None)):
@@ -122,14 +125,14 @@ def gen_torch(g: Gen):
     for _ in range(16):
         nd = g.nd(0.4)
         n, k, s, d = g.axes(nd)
-        F = [full_len(*t) for t in zip(n, k, s, d)]
+        F = [full_len(*t) for t in zip(n, k, s, d, strict=False)]
         os_ = [f for f in F] if r.random() < 0.4 else None
         out.append(case("torch", n, k, s, d, r.choice(["same", "valid"]), None, os_))
     # random
     while len(out) < 660:
         nd = g.nd()
         n, k, s, d = g.axes(nd, big=r.random() < 0.08)
-        F = [full_len(*t) for t in zip(n, k, s, d)]
+        F = [full_len(*t) for t in zip(n, k, s, d, strict=False)]
         pad = []
         for a in range(nd):
             ke = kext(k[a], d[a])
@@ -170,7 +173,7 @@ def gen_tf(g: Gen):
     def job_for(d, forced_onednn=False):
         return "tf_onednn" if (forced_onednn or max(d) > 1) else "tf"
 
-    for (n, k, s, d) in EXAMPLES:
+    for n, k, s, d in EXAMPLES:
         F = full_len(n, k, s, d)
         for O in range(max(0, (n - 1) * s - 1), n * s + 2):
             out.append(case("tf", [n], [k], [s], [d], "same", None, [O], True, job_for([d])))
@@ -180,7 +183,10 @@ def gen_tf(g: Gen):
         # 2-D with the example on axis 0 and a plain axis 1
         for pad in ("same", "valid", [[1, 1], [0, 1]], [[0, 1], [2, 0]]):
             n2, k2, s2, d2 = [n, 3], [k, 2], [s, 2], [d, 1]
-            O = [tf_range_center(n2[a], k2[a], s2[a], d2[a], pad if isinstance(pad, str) else pad[a]) for a in range(2)]
+            O = [
+                tf_range_center(n2[a], k2[a], s2[a], d2[a], pad if isinstance(pad, str) else pad[a])
+                for a in range(2)
+            ]
             out.append(case("tf", n2, k2, s2, d2, pad, None, O, True, job_for(d2)))
     # claims quoted in frameworks.md 3.2 (error text) and 3.1 (NHWC explicit form)
     out.append(case("tf", [3, 3], [3, 3], [2, 2], [1, 1], "same", None, [7, 6], True))
@@ -200,7 +206,7 @@ def gen_tf(g: Gen):
         n, k, s, d = g.axes(nd, big=r.random() < 0.06)
         if r.random() < 0.6:
             d = [1] * nd
-        F = [full_len(*t) for t in zip(n, k, s, d)]
+        F = [full_len(*t) for t in zip(n, k, s, d, strict=False)]
         u = r.random()
         if u < 0.38:
             pad = "same"
@@ -212,7 +218,7 @@ def gen_tf(g: Gen):
                 n, k, s, d = g.axes(2)
             if r.random() < 0.9:
                 d = [1] * nd  # EXPLICIT + dilation has no CPU kernel at all (not even oneDNN)
-                F = [full_len(*t) for t in zip(n, k, s, d)]
+                F = [full_len(*t) for t in zip(n, k, s, d, strict=False)]
             pad = []
             for a in range(nd):
                 ke = kext(k[a], d[a])
@@ -245,7 +251,7 @@ def gen_tf(g: Gen):
         n, k, s, d = g.axes(nd, dil=False)
         if i < 10:
             n = [1] * nd
-        F = [full_len(*t) for t in zip(n, k, s, d)]
+        F = [full_len(*t) for t in zip(n, k, s, d, strict=False)]
         pad = r.choice(["same", "valid"]) if i >= 10 else "valid"
         os_ = []
         for a in range(nd):
@@ -262,10 +268,23 @@ def gen_keras(g: Gen):
     def job_for(d):
         return "keras_onednn" if max(d) > 1 else "keras"
 
-    for (n, k, s, d) in EXAMPLES:
+    for n, k, s, d in EXAMPLES:
         for pad in ("same", "valid"):
-            for op in [None] + list(range(0, max(s, d) + 1)):
-                out.append(case("keras", [n], [k], [s], [d], pad, None if op is None else [op], None, True, job_for([d])))
+            for op in [None, *list(range(0, max(s, d) + 1))]:
+                out.append(
+                    case(
+                        "keras",
+                        [n],
+                        [k],
+                        [s],
+                        [d],
+                        pad,
+                        None if op is None else [op],
+                        None,
+                        True,
+                        job_for([d]),
+                    )
+                )
         for pad in ("same", "valid"):
             n2, k2, s2, d2 = [n, 5], [k, 4], [s, 3], [d, 1]
             out.append(case("keras", n2, k2, s2, d2, pad, None, None, True, job_for(d2)))
@@ -283,7 +302,10 @@ def gen_keras(g: Gen):
         pad = r.choice(["same", "valid"])
         op = None
         if r.random() < 0.6:
-            op = [r.randint(0, max(s[a], d[a])) if r.random() < 0.25 else r.randint(0, s[a] - 1) for a in range(nd)]
+            op = [
+                r.randint(0, max(s[a], d[a])) if r.random() < 0.25 else r.randint(0, s[a] - 1)
+                for a in range(nd)
+            ]
         out.append(case("keras", n, k, s, d, pad, op, None, r.random() < 0.33, job_for(d)))
     return out
 
@@ -291,14 +313,16 @@ def gen_keras(g: Gen):
 def gen_onnx(g: Gen):
     r = g.r
     out = []
-    for (n, k, s, d) in EXAMPLES:
+    for n, k, s, d in EXAMPLES:
         F = full_len(n, k, s, d)
         for pad in ("same", "same_lower", "valid", [[1, 1]], [[0, 1]], [[1, 0]], [[2, 1]]):
             for op in (None, [1], [max(s, d)]):
                 out.append(case("onnx", [n], [k], [s], [d], pad, op, None, op is None))
         for pad in ("same", "same_lower", "valid", None, [[1, 1]], [[0, 1]]):
             for O in (n * s, F - 1, F):
-                out.append(case("onnx", [n], [k], [s], [d], pad if pad is not None else [[0, 0]], None, [O], True))
+                out.append(
+                    case("onnx", [n], [k], [s], [d], pad if pad is not None else [[0, 0]], None, [O], True)
+                )
         n2, k2, s2, d2 = [n, 3], [k, 2], [s, 3], [d, 1]
         for pad in ("same", "same_lower", "valid", [[1, 0], [0, 1]]):
             out.append(case("onnx", n2, k2, s2, d2, pad, None, None, False))
@@ -307,7 +331,7 @@ def gen_onnx(g: Gen):
     while len(out) < 760:
         nd = g.nd()
         n, k, s, d = g.axes(nd, big=r.random() < 0.06)
-        F = [full_len(*t) for t in zip(n, k, s, d)]
+        F = [full_len(*t) for t in zip(n, k, s, d, strict=False)]
         u = r.random()
         if u < 0.17:
             pad = "same"
@@ -328,7 +352,10 @@ def gen_onnx(g: Gen):
                     pad.append([r.randint(0, ke), r.randint(0, ke)])
         op = None
         if r.random() < 0.45:
-            op = [r.randint(0, max(s[a], d[a])) if r.random() < 0.3 else r.randint(0, s[a] - 1) for a in range(nd)]
+            op = [
+                r.randint(0, max(s[a], d[a])) if r.random() < 0.3 else r.randint(0, s[a] - 1)
+                for a in range(nd)
+            ]
         os_ = None
         if r.random() < 0.33:
             os_ = []
@@ -346,7 +373,7 @@ def gen_onnx(g: Gen):
 def gen_jax(g: Gen):
     r = g.r
     out = []
-    for (n, k, s, d) in EXAMPLES:
+    for n, k, s, d in EXAMPLES:
         for pad in ("same", "valid", [[1, 1]], [[0, 1]], [[2, 0]], [[0, -1]]):
             out.append(case("jax", [n], [k], [s], [d], pad))
         out.append(case("jax", [n, 3], [k, 2], [s, 3], [d, 1], "same"))
@@ -356,7 +383,7 @@ def gen_jax(g: Gen):
     while len(out) < 470:
         nd = g.nd()
         n, k, s, d = g.axes(nd, big=r.random() < 0.06)
-        F = [full_len(*t) for t in zip(n, k, s, d)]
+        F = [full_len(*t) for t in zip(n, k, s, d, strict=False)]
         u = r.random()
         if u < 0.22:
             pad = "same"
@@ -383,7 +410,9 @@ def generate():
     raw = gen_torch(g) + gen_tf(g) + gen_keras(g) + gen_onnx(g) + gen_jax(g)
     cases, seen = [], set()
     for c in raw:  # drop exact duplicates (keep the first)
-        key = json.dumps([c[k] for k in ("_job", "n", "k", "s", "d", "padding", "output_padding", "output_shape")])
+        key = json.dumps(
+            [c[k] for k in ("_job", "n", "k", "s", "d", "padding", "output_padding", "output_shape")]
+        )
         if key in seen:
             continue
         seen.add(key)
@@ -397,7 +426,7 @@ def generate():
     have = sum(c["_cand"] for c in cases)
     pool = [c for c in cases if not c["_cand"] and c["framework"] != "jax"]
     r.shuffle(pool)
-    for c in pool[:max(0, want - have)]:
+    for c in pool[: max(0, want - have)]:
         c["_cand"] = True
     return cases
 
@@ -409,6 +438,7 @@ def generate():
 
 def full_scatter(x, w, s, d):
     import numpy as np
+
     nd = x.ndim
     F = [(x.shape[a] - 1) * s[a] + d[a] * (w.shape[a] - 1) + 1 for a in range(nd)]
     full = np.zeros(F, dtype=np.float64)
@@ -423,6 +453,7 @@ def match_crop(out, full, f32):
     crop is None when an axis has length 0; a single axis entry is None when several offsets match."""
     import numpy as np
     from numpy.lib.stride_tricks import sliding_window_view
+
     O = out.shape
     F = full.shape
     if any(o == 0 for o in O):
@@ -440,14 +471,13 @@ def match_crop(out, full, f32):
     else:
         nL0 = ext.shape[0] - O[0] + 1
         for i0 in range(nL0):
-            blk = ext[i0:i0 + O[0]]
+            blk = ext[i0 : i0 + O[0]]
             win = sliding_window_view(blk, O[1], axis=1)  # (O0, nL1, O1)
             err = np.abs(win - out[:, None, :]).max(axis=(0, 2))
             for i1 in np.nonzero(err <= tol)[0]:
                 matches.append((i0 - pad[0][0], int(i1) - pad[1][0]))
     if not matches:
-        return None, "MISMATCH: no offset matches the uncropped scatter (output %s, full %s)" % (
-            list(O), list(F))
+        return None, f"MISMATCH: no offset matches the uncropped scatter (output {list(O)}, full {list(F)})"
     crop = []
     for a in range(len(O)):
         Ls = sorted(set(m[a] for m in matches))
@@ -460,7 +490,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _TF_PREFIX = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
 _TF_SUFFIX = re.compile(r"\s*\[Op:[^\]]*\].*$")
 _ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ")
-_ORT_STATUS = re.compile(r"^Non-zero status code returned while running \S+ node\. Name:'[^']*' Status Message: ")
+_ORT_STATUS = re.compile(
+    r"^Non-zero status code returned while running \S+ node\. Name:'[^']*' Status Message: "
+)
 
 
 def err_text(e):
@@ -473,7 +505,7 @@ def err_text(e):
     line = _TF_SUFFIX.sub("", line)
     line = _ORT_PREFIX.sub("", line)
     line = _ORT_STATUS.sub("", line)
-    return "%s: %s" % (type(e).__name__, line[:300])
+    return f"{type(e).__name__}: {line[:300]}"
 
 
 def guess_size(c, a):
@@ -506,7 +538,7 @@ def scan_candidates(c, accepts):
         return res
 
     g1 = guess_size(c, 1)
-    seeds1 = [g1] + [X for X in rng[1] if X != g1]
+    seeds1 = [g1] + [X for X in rng[1] if g1 != X]
     A0 = []
     for g in seeds1:
         A0 = scan(0, g)
@@ -523,6 +555,7 @@ def scan_candidates(c, accepts):
 
 def make_data(c, idx):
     import numpy as np
+
     rng = np.random.default_rng([SEED, idx])
     x = rng.standard_normal(c["n"])
     w = rng.standard_normal(c["k"])
@@ -544,6 +577,7 @@ class TorchFW:
     def __init__(self):
         import torch
         import torch.nn.functional as Fn
+
         self.torch, self.Fn = torch, Fn
         torch.set_num_threads(1)
 
@@ -560,12 +594,29 @@ class TorchFW:
         wt = torch.from_numpy(w)[None, None]
         if os_ is None:
             f = Fn.conv_transpose1d if nd == 1 else Fn.conv_transpose2d
-            y = f(xt, wt, None, stride=tuple(c["s"]), padding=padarg, output_padding=op,
-                  groups=1, dilation=tuple(c["d"]))
+            y = f(
+                xt,
+                wt,
+                None,
+                stride=tuple(c["s"]),
+                padding=padarg,
+                output_padding=op,
+                groups=1,
+                dilation=tuple(c["d"]),
+            )
         else:
             M = torch.nn.ConvTranspose1d if nd == 1 else torch.nn.ConvTranspose2d
-            m = M(1, 1, tuple(c["k"]), stride=tuple(c["s"]), padding=padarg, output_padding=op,
-                  dilation=tuple(c["d"]), bias=False, dtype=torch.float64)
+            m = M(
+                1,
+                1,
+                tuple(c["k"]),
+                stride=tuple(c["s"]),
+                padding=padarg,
+                output_padding=op,
+                dilation=tuple(c["d"]),
+                bias=False,
+                dtype=torch.float64,
+            )
             with torch.no_grad():
                 m.weight.copy_(wt)
                 y = m(xt, output_size=list(os_))
@@ -575,12 +626,14 @@ class TorchFW:
 class TFFW:
     def __init__(self, onednn):
         import tensorflow as tf
+
         self.tf = tf
         self.onednn = onednn
         self.f32 = onednn  # oneDNN kernels only run for float32; float64 always takes the canonical kernel
 
     def call(self, c, x, w, output_shape="record"):
         import numpy as np
+
         tf = self.tf
         nd = len(c["n"])
         os_ = c["output_shape"] if output_shape == "record" else output_shape
@@ -593,10 +646,10 @@ class TFFW:
         elif pad == "valid":
             padarg = "VALID"
         elif isinstance(pad, str):
-            raise ValueError("no TF mapping for %r" % pad)
+            raise ValueError(f"no TF mapping for {pad!r}")
         else:
             padarg = [[0, 0]] + [list(p) for p in pad] + [[0, 0]]
-        oshape = [1] + list(os_) + [1]
+        oshape = [1, *list(os_), 1]
         if nd == 1:
             y = tf.nn.conv1d_transpose(xt, wt, oshape, c["s"], padarg, data_format="NWC", dilations=c["d"])
         else:
@@ -609,19 +662,27 @@ class KerasFW:
 
     def __init__(self, onednn):
         import keras
+
         self.keras = keras
         self.onednn = onednn
 
     def call(self, c, x, w, output_padding="record"):
         import numpy as np
+
         keras = self.keras
         nd = len(c["n"])
         op = c["output_padding"] if output_padding == "record" else output_padding
         L = keras.layers.Conv1DTranspose if nd == 1 else keras.layers.Conv2DTranspose
-        layer = L(1, tuple(c["k"]), strides=tuple(c["s"]), padding=c["padding"],
-                  output_padding=None if op is None else tuple(op),
-                  dilation_rate=tuple(c["d"]), use_bias=False)
-        layer.build((1,) + tuple(c["n"]) + (1,))
+        layer = L(
+            1,
+            tuple(c["k"]),
+            strides=tuple(c["s"]),
+            padding=c["padding"],
+            output_padding=None if op is None else tuple(op),
+            dilation_rate=tuple(c["d"]),
+            use_bias=False,
+        )
+        layer.build((1, *tuple(c["n"]), 1))
         layer.kernel.assign(w.astype(np.float32)[..., None, None])
         y = layer(x.astype(np.float32)[None, ..., None])
         return np.asarray(y)[0, ..., 0]
@@ -633,6 +694,7 @@ class OnnxFW:
     def __init__(self):
         import onnx
         import onnxruntime as ort
+
         self.onnx, self.ort = onnx, ort
         ort.set_default_logger_severity(4)
         self.opset = min(22, onnx.defs.onnx_opset_version())
@@ -643,8 +705,9 @@ class OnnxFW:
 
     def call(self, c, x, w, output_shape="record", output_padding="record"):
         import numpy as np
-        from onnx import helper, TensorProto
-        nd = len(c["n"])
+        from onnx import TensorProto, helper
+
+        len(c["n"])
         os_ = c["output_shape"] if output_shape == "record" else output_shape
         op = c["output_padding"] if output_padding == "record" else output_padding
         attrs = dict(strides=list(c["s"]), dilations=list(c["d"]), kernel_shape=list(c["k"]))
@@ -662,17 +725,17 @@ class OnnxFW:
             attrs["output_padding"] = list(op)
         if os_ is not None:
             attrs["output_shape"] = list(os_)
-        X = helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 1] + list(c["n"]))
-        W = helper.make_tensor_value_info("W", TensorProto.FLOAT, [1, 1] + list(c["k"]))
+        X = helper.make_tensor_value_info("X", TensorProto.FLOAT, [1, 1, *list(c["n"])])
+        W = helper.make_tensor_value_info("W", TensorProto.FLOAT, [1, 1, *list(c["k"])])
         Y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)
         node = helper.make_node("ConvTranspose", ["X", "W"], ["Y"], **attrs)
         graph = helper.make_graph([node], "g", [X, W], [Y])
         model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", self.opset)])
         model.ir_version = 10
-        sess = self.ort.InferenceSession(model.SerializeToString(), self.so,
-                                         providers=["CPUExecutionProvider"])
-        y = sess.run(None, {"X": x.astype(np.float32)[None, None],
-                            "W": w.astype(np.float32)[None, None]})[0]
+        sess = self.ort.InferenceSession(
+            model.SerializeToString(), self.so, providers=["CPUExecutionProvider"]
+        )
+        y = sess.run(None, {"X": x.astype(np.float32)[None, None], "W": w.astype(np.float32)[None, None]})[0]
         return y[0, 0]
 
 
@@ -681,16 +744,26 @@ class JaxFW:
 
     def __init__(self):
         import jax
+
         jax.config.update("jax_enable_x64", True)
         jax.config.update("jax_platforms", "cpu")
         from jax import lax
+
         self.jax, self.lax = jax, lax
 
     def _run(self, c, x, w, padarg, consistent):
         import numpy as np
+
         kw = {"use_consistent_padding": True} if consistent else {}
-        y = self.lax.conv_transpose(x[None, ..., None], w[..., None, None], tuple(c["s"]), padarg,
-                                    rhs_dilation=tuple(c["d"]), transpose_kernel=True, **kw)
+        y = self.lax.conv_transpose(
+            x[None, ..., None],
+            w[..., None, None],
+            tuple(c["s"]),
+            padarg,
+            rhs_dilation=tuple(c["d"]),
+            transpose_kernel=True,
+            **kw,
+        )
         return np.asarray(y)[0, ..., 0]
 
     def call(self, c, x, w):
@@ -703,8 +776,10 @@ class JaxFW:
 
     def legacy(self, c, x, w):
         pad = c["padding"]
-        kes = [kext(k, d) for k, d in zip(c["k"], c["d"])]
-        return self._run(c, x, w, [(kes[a] - 1 - pad[a][0], kes[a] - 1 - pad[a][1]) for a in range(len(pad))], False)
+        kes = [kext(k, d) for k, d in zip(c["k"], c["d"], strict=False)]
+        return self._run(
+            c, x, w, [(kes[a] - 1 - pad[a][0], kes[a] - 1 - pad[a][1]) for a in range(len(pad))], False
+        )
 
 
 def _accepts(fn):
@@ -717,6 +792,7 @@ def _accepts(fn):
 
 def run_one(job, fw, c, idx):
     import numpy as np
+
     x, w = make_data(c, idx)
     rec = {k: c[k] for k in ("framework", "n", "k", "s", "d", "padding", "output_padding", "output_shape")}
     if job.endswith("onednn"):
@@ -730,7 +806,7 @@ def run_one(job, fw, c, idx):
             rec["result"] = {"error": err}
         else:
             rec["result"] = {"output": list(y.shape), "crop": crop}
-    except Exception as e:  # noqa: BLE001 - the framework's error is the datum
+    except Exception as e:
         rec["result"] = {"error": err_text(e)}
         y = None
 
@@ -739,7 +815,7 @@ def run_one(job, fw, c, idx):
         try:
             y2 = np.asarray(fw.legacy(c, x, w), dtype=np.float64)
             e2 = None
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             y2, e2 = None, err_text(e)
         if y is None or y2 is None:
             same = y is None and y2 is None
@@ -751,9 +827,13 @@ def run_one(job, fw, c, idx):
 
     if c["_cand"]:
         if job == "torch" or job.startswith("tf"):
-            rec["candidates"] = scan_candidates(c, lambda v: _accepts(lambda: fw.call(c, x, w, output_shape=v)))
+            rec["candidates"] = scan_candidates(
+                c, lambda v: _accepts(lambda: fw.call(c, x, w, output_shape=v))
+            )
         elif job == "onnx":
-            rec["candidates"] = scan_candidates(c, lambda v: _accepts(lambda: fw.call(c, x, w, output_shape=v)))
+            rec["candidates"] = scan_candidates(
+                c, lambda v: _accepts(lambda: fw.call(c, x, w, output_shape=v))
+            )
             # does the accepted set depend on output_padding?
             by_op = {}
             nd = len(c["n"])
@@ -763,7 +843,11 @@ def run_one(job, fw, c, idx):
                 if key in by_op:
                     continue
                 by_op[key] = scan_candidates(
-                    c, lambda sz, opv=opv: _accepts(lambda: fw.call(c, x, w, output_shape=sz, output_padding=opv)))
+                    c,
+                    lambda sz, opv=opv: _accepts(
+                        lambda: fw.call(c, x, w, output_shape=sz, output_padding=opv)
+                    ),
+                )
             vals = list(by_op.values())
             rec["candidates_op_dependent"] = any(v != vals[0] for v in vals)
         elif job.startswith("keras"):
@@ -771,13 +855,14 @@ def run_one(job, fw, c, idx):
             got = [set() for _ in range(nd)]
             ops = [None]
             import itertools
+
             ops += [list(t) for t in itertools.product(*[range(sa) for sa in c["s"]])]
             for op in ops:
                 try:
                     yy = fw.call(c, x, w, output_padding=op)
                     for a in range(nd):
                         got[a].add(int(yy.shape[a]))
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             rec["candidates"] = [sorted(g_) for g_ in got]
     return rec
@@ -785,6 +870,7 @@ def run_one(job, fw, c, idx):
 
 def worker_main(job, cases_path, start):
     import warnings
+
     warnings.filterwarnings("ignore")
     with open(cases_path) as f:
         cases = json.load(f)
@@ -829,18 +915,31 @@ def job_env(job):
 
 
 def run_job(job, items, tmpdir, log):
-    path = os.path.join(tmpdir, "cases_%s.json" % job)
+    path = os.path.join(tmpdir, f"cases_{job}.json")
     with open(path, "w") as f:
         json.dump(items, f)
     results = [None] * len(items)
     start = 0
     t0 = time.time()
     while start < len(items):
-        errpath = os.path.join(tmpdir, "stderr_%s.txt" % job)
+        errpath = os.path.join(tmpdir, f"stderr_{job}.txt")
         with open(errpath, "w") as ef:
-            p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--worker", job,
-                                  "--cases", path, "--start", str(start)],
-                                 stdout=subprocess.PIPE, stderr=ef, env=job_env(job), text=True)
+            p = subprocess.Popen(
+                [
+                    sys.executable,
+                    os.path.abspath(__file__),
+                    "--worker",
+                    job,
+                    "--cases",
+                    path,
+                    "--start",
+                    str(start),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=ef,
+                env=job_env(job),
+                text=True,
+            )
             for line in p.stdout:
                 line = line.strip()
                 if not line.startswith("["):
@@ -854,8 +953,11 @@ def run_job(job, items, tmpdir, log):
             with open(errpath) as ef:
                 tail = [ln.strip() for ln in ef.read().splitlines() if ln.strip()]
             msg = tail[-1][:250] if tail else ""
-            idx, c = items[start]
-            rec = {k: c[k] for k in ("framework", "n", "k", "s", "d", "padding", "output_padding", "output_shape")}
+            _idx, c = items[start]
+            rec = {
+                k: c[k]
+                for k in ("framework", "n", "k", "s", "d", "padding", "output_padding", "output_shape")
+            }
             if job.endswith("onednn"):
                 rec["onednn"] = True
             rec["result"] = {"error": "CRASH: worker exited with %d: %s" % (rc, msg)}
@@ -879,6 +981,7 @@ def main():
         return
 
     import tempfile
+
     lock = threading.Lock()
 
     def log(m):
@@ -894,7 +997,10 @@ def main():
     t0 = time.time()
     with tempfile.TemporaryDirectory() as td:
         # longest jobs first
-        sched = sorted(order, key=lambda j: -len(per_job[j]) * (3 if j.startswith("onnx") or j.startswith("keras") else 1))
+        sched = sorted(
+            order,
+            key=lambda j: -len(per_job[j]) * (3 if j.startswith("onnx") or j.startswith("keras") else 1),
+        )
         with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
             futs = {j: ex.submit(run_job, j, per_job[j], td, log) for j in sched if per_job[j]}
             results = {j: f.result() for j, f in futs.items()}
@@ -908,9 +1014,8 @@ def main():
         out = out[:-3]
     gz = out + ".gz"
     if len(data) > MAX_PLAIN_BYTES:
-        with open(gz, "wb") as f:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as z:
-                z.write(data)
+        with open(gz, "wb") as f, gzip.GzipFile(filename="", mode="wb", fileobj=f, mtime=0) as z:
+            z.write(data)
         if os.path.exists(out):
             os.remove(out)
         written = gz
@@ -923,8 +1028,10 @@ def main():
     counts = {}
     for r in records:
         counts[r["framework"]] = counts.get(r["framework"], 0) + 1
-    log("wrote %d records (%s) to %s, %d bytes, %.1fs" % (
-        len(records), counts, written, os.path.getsize(written), time.time() - t0))
+    log(
+        "wrote %d records (%s) to %s, %d bytes, %.1fs"
+        % (len(records), counts, written, os.path.getsize(written), time.time() - t0)
+    )
 
 
 if __name__ == "__main__":
