@@ -76,6 +76,10 @@ class Framework(ABC):
         return padding.begin, padding.end
 
 
+def _op_hint(limit: int) -> str:
+    return f"use --op {limit - 1} or less" if limit > 1 else "omit --op"
+
+
 def _tuple(values: Sequence[int]) -> str:
     return str(values[0]) if len(values) == 1 else f"({', '.join(map(str, values))})"
 
@@ -130,7 +134,7 @@ class Torch(Framework):
             if output_padding >= limit:
                 raise self.fail(
                     f"output_padding must be < max(stride, dilation) = {limit} "
-                    f"(got {output_padding}); use --op {limit - 1} or less"
+                    f"(got {output_padding}); {_op_hint(limit)}"
                 )
         output = low + output_padding
         if output < 1:
@@ -302,7 +306,7 @@ class Keras(Framework):
         if output_padding is not None and output_padding >= axis.stride:
             raise self.fail(
                 f"output_padding must be < strides = {axis.stride} (got {output_padding}); "
-                "Keras checks the stride only"
+                f"{_op_hint(axis.stride)} (Keras checks the stride only)"
             )
         output = self._length(axis, same, output_padding)
         if not self._backend_accepts(axis, same, output_padding, output):
@@ -344,12 +348,13 @@ class Onnx(Framework):
         limit = max(axis.stride, axis.dilation)
         if output_padding >= limit:
             raise self.fail(
-                f"output_padding must be < max(stride, dilation) = {limit} (got {output_padding})"
+                f"output_padding must be < max(stride, dilation) = {limit} "
+                f"(got {output_padding}); {_op_hint(axis.stride)}"
             )
         if output_padding >= axis.stride:
             raise self.fail(
-                f"output_padding must be < stride = {axis.stride} (got {output_padding}): "
-                "ONNX Runtime's shape check fails beyond the stride"
+                f"output_padding must be < stride = {axis.stride} (got {output_padding}); "
+                f"{_op_hint(axis.stride)} (ONNX Runtime's shape check fails beyond the stride)"
             )
         return output_padding
 
