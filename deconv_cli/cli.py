@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from deconv_cli import parse, render
+from deconv_cli import parse, render, stream
 from deconv_cli.errors import DeconvError, ExitCode
 from deconv_cli.frameworks import FRAMEWORKS
 from deconv_cli.pad import pad as solve_pad
@@ -63,6 +63,24 @@ Kernel = Annotated[str, typer.Option("--k", "--kernel-size", help="Kernel size(s
 Stride = Annotated[str, typer.Option("--s", "--stride", help="Stride(s).")]
 Dilation = Annotated[str, typer.Option("--d", "--dilation", help="Dilation(s).")]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
+PaddingOption = Annotated[
+    str,
+    typer.Option(
+        "--padding",
+        "-p",
+        help="valid, same (= SAME_UPPER), same_lower, a crop per axis (1 or 1,2) "
+        "or an asymmetric begin:end crop per axis (1:2,0:1).",
+        autocompletion=_complete_padding,
+    ),
+]
+OutputPadding = Annotated[str | None, typer.Option("--op", "--output-padding", help="Output padding(s).")]
+OutputShape = Annotated[
+    str | None,
+    typer.Option("--output-shape", help="Requested output size(s), checked against the candidates."),
+]
+FrameworkOption = Annotated[
+    FrameworkName, typer.Option("--framework", "-f", help="Whose conventions define the layer.")
+]
 
 
 @app.command()
@@ -71,26 +89,10 @@ def shape(
     kernel_size: Kernel,
     stride: Stride = "1",
     dilation: Dilation = "1",
-    padding: Annotated[
-        str,
-        typer.Option(
-            "--padding",
-            "-p",
-            help="valid, same (= SAME_UPPER), same_lower, a crop per axis (1 or 1,2) "
-            "or an asymmetric begin:end crop per axis (1:2,0:1).",
-            autocompletion=_complete_padding,
-        ),
-    ] = "valid",
-    output_padding: Annotated[
-        str | None, typer.Option("--op", "--output-padding", help="Output padding(s).")
-    ] = None,
-    output_shape: Annotated[
-        str | None,
-        typer.Option("--output-shape", help="Requested output size(s), checked against the candidates."),
-    ] = None,
-    framework: Annotated[
-        FrameworkName, typer.Option("--framework", "-f", help="Whose conventions define the layer.")
-    ] = FrameworkName.tf,  # type: ignore[attr-defined]
+    padding: PaddingOption = "valid",
+    output_padding: OutputPadding = None,
+    output_shape: OutputShape = None,
+    framework: FrameworkOption = FrameworkName.tf,  # type: ignore[attr-defined]
     as_json: Json = False,
 ) -> None:
     """Output size of a transposed convolution, why, and how each framework writes it.
@@ -156,6 +158,70 @@ def pad(
         if len(report.solutions) > shown:
             sys.stderr.write(f"{len(report.solutions) - shown} more; --limit 0 shows all\n")
     render.pad(report, sys.stdout, terminal=terminal, as_json=as_json, limit=shown)
+
+
+class DataLayout(StrEnum):
+    channels_first = "channels_first"
+    channels_last = "channels_last"
+
+
+@app.command()
+def run(
+    input_path: Annotated[str, typer.Argument(metavar="INPUT", help="Input .npy file, or - for stdin.")],
+    weight: Annotated[str, typer.Option("--weight", "-w", help="Weight .npy in the framework's layout.")],
+    bias: Annotated[str | None, typer.Option("--bias", "-b", help="Bias .npy of shape (C_out,).")] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="Output .npy file; default stdout (not a terminal).")
+    ] = None,
+    stride: Stride = "1",
+    dilation: Dilation = "1",
+    padding: PaddingOption = "valid",
+    output_padding: OutputPadding = None,
+    output_shape: OutputShape = None,
+    framework: FrameworkOption = FrameworkName.tf,  # type: ignore[attr-defined]
+    groups: Annotated[int, typer.Option("--groups", "-g", min=1, help="Groups.")] = 1,
+    layout: Annotated[
+        DataLayout | None, typer.Option("--layout", help="Override the framework's data layout.")
+    ] = None,
+    max_memory: Annotated[
+        str, typer.Option("--max-memory", help="Bound on the engine's extra memory, e.g. 512M or 2G.")
+    ] = "1G",
+) -> None:
+    """Run the transposed convolution on .npy arrays, exactly as --framework does.
+
+    Layouts follow --framework: torch and onnx take x (N, C, *spatial) and w (C_in, C_out/groups, *k);
+    tf and keras take x (N, *spatial, C) and w (*k, C_out, C_in); jax takes x (N, *spatial, C) and
+    w (*k, C_in, C_out) applied unflipped, as lax.conv_transpose does by default. The kernel size
+    comes from the weight. The result is written as .npy bytes to --output or stdout.
+    """
+    budget = parse.size(max_memory, "--max-memory")
+    if output in (None, stream.STDIO) and sys.stdout.isatty():
+        raise DeconvError("refusing to write .npy bytes to a terminal; redirect stdout or give -o FILE")
+    inputs = {"input": input_path, "weight": weight, **({"bias": bias} if bias else {})}
+    if [role for role, path in inputs.items() if path == stream.STDIO][1:]:
+        raise DeconvError("only one of INPUT, --weight and --bias can read stdin (-)")
+    for role, path in inputs.items():
+        if output is not None and stream.same_file(output, path):
+            raise DeconvError(f"--output {output!r} is the {role} file; write the result elsewhere")
+    arrays = {role: stream.read(path, role, sys.stdin.buffer) for role, path in inputs.items()}
+    from deconv_cli.execute import conv_transpose
+
+    paddings = parse.padding(padding)
+    result = conv_transpose(
+        arrays["input"],
+        arrays["weight"],
+        stride=parse.ints(stride, "--s"),
+        dilation=parse.ints(dilation, "--d"),
+        padding=[(p.begin, p.end) for p in paddings] if paddings[0].mode == "explicit" else paddings[0].mode,
+        output_padding=parse.ints(output_padding, "--op", minimum=0) if output_padding else None,
+        output_shape=parse.ints(output_shape, "--output-shape") if output_shape else None,
+        groups=groups,
+        bias=arrays.get("bias"),
+        framework=framework.value,
+        layout=layout.value if layout else None,
+        max_memory=budget,
+    )
+    stream.write(result, output, sys.stdout.buffer)
 
 
 def main() -> None:

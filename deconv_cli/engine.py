@@ -45,6 +45,8 @@ _NS_FLOP = 1.0 / 220.0
 # Chunks whose intermediates outgrow the caches run slower, so the batch is
 # split below this size even when max_memory would allow more.
 _CACHE_CHUNK_BYTES = 48 << 20
+# Below this many output columns per sample, the batch joins the GEMM columns.
+_MIN_GEMM_COLUMNS = 256
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,24 @@ def _phase_bytes(choice: Sequence[Sequence[_Group]], c_in: int, c_out: int) -> i
     )
 
 
+def _phase_weights(w: Array, combo: Sequence[_Group], groups: int) -> Array:
+    """Weights as (groups, phases x cog, shifts x cig), zero for padded taps."""
+    c_in, cog = w.shape[:2]
+    cig = c_in // groups
+    ks = w.shape[2:]
+    # (G, k..., cog, cig): one contiguous block per tap.
+    wt = np.ascontiguousarray(w.reshape(groups, cig, cog, *ks).transpose(0, *range(3, 3 + len(ks)), 2, 1))
+    nph = [len(g.phases) for g in combo]
+    shifts = [g.shifts for g in combo]
+    wmat = np.zeros((groups, *nph, cog, *shifts, cig), dtype=w.dtype)
+    for ps in itertools.product(*(range(p) for p in nph)):
+        for ms in itertools.product(*(range(t) for t in shifts)):
+            js = tuple(g.taps[p][m] for g, p, m in zip(combo, ps, ms, strict=True))
+            if all(j < k for j, k in zip(js, ks, strict=True)):
+                wmat[(slice(None), *ps, slice(None), *ms)] = wt[(slice(None), *js)]
+    return wmat.reshape(groups, math.prod(nph) * cog, math.prod(shifts) * cig)
+
+
 def _phase_gemm(
     x: Array,
     w: Array,
@@ -152,58 +172,45 @@ def _phase_gemm(
     dims = len(axes)
     xg = x.reshape(nb, groups, cig, *x.shape[2:])
     outg = out.reshape(nb, groups, cog, *out.shape[2:])
-    # One zero tap appended per axis lets padded tap grids gather from w.
-    wpad = np.pad(
-        w.reshape(groups, cig, cog, *w.shape[2:]),
-        [(0, 0)] * 3 + [(0, 1)] * dims,
-    )
     bias_g = None if bias is None else bias.reshape(1, groups, cog, *[1] * dims)
     for combo in itertools.product(*choice):
         shifts = [g.shifts for g in combo]
         widths = [g.width for g in combo]
         nph = [len(g.phases) for g in combo]
-        # Weights as (groups, phases x cog, shifts x cig).
-        index: list[Any] = [slice(None)] * 3
-        for a, g in enumerate(combo):
-            shape = [1] * (2 * dims)
-            shape[2 * a : 2 * a + 2] = [len(g.phases), g.shifts]
-            index.append(np.array(g.taps).reshape(shape))
-        wg = wpad[tuple(index)]  # (G, cig, cog, P1, T1, P2, T2, ...)
-        perm = [0] + [3 + 2 * a for a in range(dims)] + [2] + [4 + 2 * a for a in range(dims)] + [1]
-        wmat = wg.transpose(perm).reshape(groups, math.prod(nph) * cog, math.prod(shifts) * cig)
-        # Patches as (groups, shifts, cig, batch, window): row m of an axis
-        # holds x[u - m] for u in [u_lo, u_lo + width), zero outside x.
-        patches = np.empty((groups, *shifts, cig, nb, *widths), dtype=x.dtype)
-        for ms in itertools.product(*(range(t) for t in shifts)):
-            dst_idx: list[slice] = []
-            src_idx: list[slice] = []
-            for ax, g, m in zip(axes, combo, ms, strict=True):
-                first = g.u_lo - m
-                lo, hi = max(first, 0), min(first + g.width, ax.n)
-                dst_idx.append(slice(lo - first, max(hi - first, lo - first)))
-                src_idx.append(slice(lo, max(hi, lo)))
-            dst = patches[(slice(None), *ms)]
-            np.copyto(
-                dst[(..., *dst_idx)],
-                xg[(slice(None), slice(None), slice(None), *src_idx)].transpose(1, 2, 0, *range(3, 3 + dims)),
-            )
-            for a, sl in enumerate(dst_idx):
-                lead = (slice(None),) * (3 + a)
-                dst[(*lead, slice(0, sl.start))] = 0
-                dst[(*lead, slice(sl.stop, None))] = 0
-        y = np.matmul(wmat, patches.reshape(groups, wmat.shape[2], -1))
-        y = y.reshape(groups, *nph, cog, nb, *widths)
+        wmat = _phase_weights(w, combo, groups)
+        # Small windows make per-sample GEMMs too thin, so the batch joins
+        # the GEMM columns; otherwise per-sample GEMMs keep samples outermost,
+        # which makes the final scatter into NC... order cheaper.
+        merged = math.prod(widths) < _MIN_GEMM_COLUMNS
+        identity = all(
+            t == 1 and g.u_lo == 0 and g.width == ax.n for ax, g, t in zip(axes, combo, shifts, strict=True)
+        )
+        if identity and not merged:
+            # One shift and the window is x itself: x is the patch matrix.
+            y = np.matmul(wmat, xg.reshape(nb, groups, cig, -1))
+        else:
+            patches = _patches(xg, axes, combo, merged)
+            if merged:
+                y = np.matmul(wmat, patches.reshape(groups, wmat.shape[2], -1))
+            else:
+                y = np.matmul(wmat, patches.reshape(nb, groups, wmat.shape[2], -1))
+        if merged:
+            # (G, P..., cog, n, U...) viewed with samples first.
+            yv = y.reshape(groups, *nph, cog, nb, *widths)
+            yv = yv.transpose(dims + 2, 0, *range(1, dims + 2), *range(dims + 3, 2 * dims + 3))
+        else:
+            yv = y.reshape(nb, groups, *nph, cog, *widths)
         for ps in itertools.product(*(range(p) for p in nph)):
-            src = y[
+            src = yv[
                 (
+                    slice(None),
                     slice(None),
                     *ps,
                     slice(None),
-                    slice(None),
                     *(slice(g.starts[p], g.starts[p] + g.counts[p]) for g, p in zip(combo, ps, strict=True)),
                 )
-            ].transpose(2, 0, 1, *range(3, 3 + dims))
-            dst_view = outg[
+            ]
+            dst = outg[
                 (
                     slice(None),
                     slice(None),
@@ -212,9 +219,46 @@ def _phase_gemm(
                 )
             ]
             if bias_g is None:
-                np.copyto(dst_view, src)
+                np.copyto(dst, src)
             else:
-                np.add(src, bias_g, out=dst_view)
+                np.add(src, bias_g, out=dst)
+
+
+def _patches(xg: Array, axes: Sequence[_Axis], combo: Sequence[_Group], merged: bool) -> Array:
+    """im2col: row m of an axis holds x[u - m], u in [u_lo, u_lo + width).
+
+    Layout (G, T..., cig, n, U...) when merged, else (n, G, T..., cig, U...).
+    Positions outside x are zero.
+    """
+    nb, groups, cig = xg.shape[:3]
+    dims = len(axes)
+    shifts = [g.shifts for g in combo]
+    widths = [g.width for g in combo]
+    if merged:
+        patches = np.empty((groups, *shifts, cig, nb, *widths), dtype=xg.dtype)
+    else:
+        patches = np.empty((nb, groups, *shifts, cig, *widths), dtype=xg.dtype)
+    for ms in itertools.product(*(range(t) for t in shifts)):
+        dst_idx: list[slice] = []
+        src_idx: list[slice] = []
+        for ax, g, m in zip(axes, combo, ms, strict=True):
+            first = g.u_lo - m
+            lo, hi = max(first, 0), max(min(first + g.width, ax.n), max(first, 0))
+            dst_idx.append(slice(lo - first, hi - first))
+            src_idx.append(slice(lo, hi))
+        if merged:
+            block = patches[(slice(None), *ms)]  # (G, cig, n, U...)
+            src = xg[(slice(None),) * 3 + tuple(src_idx)].transpose(1, 2, 0, *range(3, 3 + dims))
+        else:
+            block = patches[(slice(None), slice(None), *ms)]  # (n, G, cig, U...)
+            src = xg[(slice(None),) * 3 + tuple(src_idx)]
+        np.copyto(block[(..., *dst_idx)], src)
+        # Zero only the border slabs the copy did not reach.
+        for a, sl in enumerate(dst_idx):
+            pre = (slice(None),) * (3 + a)
+            block[(*pre, slice(0, sl.start))] = 0
+            block[(*pre, slice(sl.stop, None))] = 0
+    return patches
 
 
 def _tap_range(ax: _Axis, j: int) -> tuple[int, int, int]:

@@ -27,6 +27,13 @@ class Framework(ABC):
     kinds: ClassVar[tuple[Mode, ...]]
     #: where a kind is limited to some ranks, which ones (for the error message)
     _rank_note: ClassVar[str] = ""
+    #: data layout: (N, *spatial, C) when True, else (N, C, *spatial)
+    channels_last: ClassVar[bool] = False
+    #: weight layout: "in_out" (C_in, C_out/groups, *k), "k_out_in" (*k, C_out, C_in), or
+    #: "k_in_out_flipped" (*k, C_in, C_out) applied unflipped as a direct convolution
+    weight_layout: ClassVar[str] = "in_out"
+    #: whether it has grouped transposed convolutions
+    has_groups: ClassVar[bool] = True
 
     def fail(self, message: str) -> DeconvError:
         return DeconvError(f"{self.name}: {message}")
@@ -163,6 +170,8 @@ class TensorFlow(Framework):
 
     name = "tf"
     api = "tf.nn.conv{n}d_transpose"
+    channels_last = True
+    weight_layout = "k_out_in"
     kinds = ("same", "valid", "explicit")
     _rank_note = "2-D in tf.nn (conv1d/conv3d_transpose take 'SAME' or 'VALID')"
 
@@ -239,6 +248,9 @@ class Keras(Framework):
 
     name = "keras"
     api = "keras.layers.Conv{n}DTranspose"
+    channels_last = True
+    weight_layout = "k_out_in"
+    has_groups = False
     kinds = ("same", "valid")
 
     def _length(self, axis: Axis, same: bool, output_padding: int | None) -> int:
@@ -417,6 +429,9 @@ class Jax(Framework):
 
     name = "jax"
     api = "jax.lax.conv_transpose"
+    channels_last = True
+    weight_layout = "k_in_out_flipped"
+    has_groups = False
     kinds = ("same", "valid", "explicit")
 
     def candidates(self, axis: Axis, options: Options) -> tuple[int, ...]:

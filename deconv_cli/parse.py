@@ -121,3 +121,18 @@ def layer(
         )
     )
     return axes, options
+
+
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def size(text: str, option: str) -> int:
+    """Parse a byte count like ``512M`` or ``2G``.
+
+    >>> size("512M", "--max-memory")
+    536870912
+    """
+    match = re.fullmatch(r"(\d{1,6})\s*([KMGT]?)I?B?", text.strip().upper())
+    if not match or int(match[1]) == 0:
+        raise DeconvError(f"{option} must be a positive size like 512M or 2G (got {text!r})")
+    return int(match[1]) * _UNITS[match[2]]

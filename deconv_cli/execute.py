@@ -1,0 +1,199 @@
+"""``conv_transpose``: run a transposed convolution on numpy arrays exactly as a framework does.
+
+The framework's rules (``frameworks``) give the crop of every axis; this module
+only moves axes between the framework's layouts and the engine's
+``(N, C, *spatial)`` / ``(C_in, C_out/groups, *k)`` layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from deconv_cli import engine
+from deconv_cli.errors import DeconvError
+from deconv_cli.frameworks import FRAMEWORKS, Framework
+from deconv_cli.geometry import Axis, Options, Padding
+from deconv_cli.parse import spread
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+Layout = Literal["channels_first", "channels_last"]
+PaddingArg = int | str | Sequence[int | tuple[int, int]]
+IntArg = int | Sequence[int]
+
+
+def conv_transpose(
+    x: npt.ArrayLike,
+    w: npt.ArrayLike,
+    *,
+    stride: IntArg = 1,
+    padding: PaddingArg = 0,
+    output_padding: IntArg | None = None,
+    dilation: IntArg = 1,
+    groups: int = 1,
+    bias: npt.ArrayLike | None = None,
+    framework: str = "torch",
+    output_shape: IntArg | None = None,
+    layout: Layout | None = None,
+    max_memory: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> npt.NDArray[np.generic]:
+    """The transposed convolution of ``x`` by ``w`` as ``framework`` computes it.
+
+    ``x`` and ``w`` are in the framework's own layouts (``framework.channels_last``,
+    ``framework.weight_layout``; ``layout`` overrides the data layout); ``x`` may lack
+    the batch axis. ``padding`` is ``"valid"``, ``"same"``, ``"same_lower"``, a crop per
+    axis (int), or ``(begin, end)`` pairs. ``output_padding=None`` means not given,
+    which Keras treats differently from 0. float16 is computed in float32 and
+    returned as float16; integers become float32.
+
+    >>> conv_transpose([[[1.0, 2.0]]], [[[1.0, 1.0, 1.0]]], stride=2).tolist()
+    [[[1.0, 1.0, 3.0, 2.0, 2.0]]]
+    """
+    rules = _framework(framework)
+    data, kernel = np.asarray(x), np.asarray(w)
+    if kernel.ndim not in (3, 4, 5):
+        raise DeconvError(
+            f"weight must have 3, 4 or 5 dimensions (channels, channels, 1-3 kernel axes), "
+            f"got shape {kernel.shape}"
+        )
+    rank = kernel.ndim - 2
+    if data.ndim not in (rank + 1, rank + 2):
+        raise DeconvError(
+            f"input must have {rank + 2} dimensions (batch, channels, {rank} spatial) or {rank + 1} "
+            f"without the batch, to match a {rank}-D weight of shape {kernel.shape} (got {data.shape})"
+        )
+    unbatched = data.ndim == rank + 1
+    channels_last = rules.channels_last if layout is None else layout == "channels_last"
+    result_dtype, compute_dtype = _dtypes(data.dtype, kernel.dtype)
+    nc = _to_channels_first(data[None] if unbatched else data, channels_last).astype(
+        compute_dtype, copy=False
+    )
+    torch_weight = _to_torch_weight(kernel, rules).astype(compute_dtype, copy=False)
+    in_channels, out_per_group = torch_weight.shape[:2]
+    _check_channels(nc.shape[1], in_channels, groups, rules)
+    out_channels = out_per_group * groups
+    shift = None
+    if bias is not None:
+        shift = np.asarray(bias).astype(compute_dtype, copy=False)
+        if shift.shape != (out_channels,):
+            raise DeconvError(f"bias must have shape ({out_channels},) = C_out (got {shift.shape})")
+    axes = tuple(
+        Axis(n, k, s, d)
+        for n, k, s, d in zip(
+            nc.shape[2:],
+            torch_weight.shape[2:],
+            _per_axis(stride, rank, "stride"),
+            _per_axis(dilation, rank, "dilation"),
+            strict=True,
+        )
+    )
+    layers = rules.layers(axes, _options(padding, output_padding, output_shape, rank))
+    out = engine.conv_transpose(
+        nc,
+        torch_weight,
+        stride=tuple(a.stride for a in axes),
+        dilation=tuple(a.dilation for a in axes),
+        crop=tuple((layer.begin, layer.end) for layer in layers),
+        groups=groups,
+        bias=shift,
+        max_memory=max_memory,
+        progress=progress,
+    )
+    result = _from_channels_first(out, channels_last)
+    return (result[0] if unbatched else result).astype(result_dtype, copy=False)
+
+
+def _framework(name: str) -> Framework:
+    if name not in FRAMEWORKS:
+        raise DeconvError(f"framework must be one of {', '.join(FRAMEWORKS)} (got {name!r})")
+    return FRAMEWORKS[name]
+
+
+def _dtypes(
+    x: np.dtype[np.generic], w: np.dtype[np.generic]
+) -> tuple[np.dtype[np.generic], np.dtype[np.generic]]:
+    """(result, computation) dtypes from the input's: float16 computes in float32, integers give float32."""
+    for dtype in (x, w):
+        if dtype.kind not in "fiub":
+            raise DeconvError(f"arrays must hold real numbers (got dtype {dtype})")
+    if x == np.float64:
+        return x, x
+    if x == np.float16:
+        return x, np.dtype(np.float32)
+    return np.dtype(np.float32), np.dtype(np.float32)
+
+
+def _per_axis(value: IntArg, rank: int, name: str) -> tuple[int, ...]:
+    values = (value,) if isinstance(value, int) else tuple(value)
+    if len(values) not in (1, rank) or any(not isinstance(v, int) or v < 1 for v in values):
+        raise DeconvError(f"{name} must be a positive int or {rank} of them (got {value!r})")
+    return spread(values, rank)
+
+
+def _options(
+    padding: PaddingArg, output_padding: IntArg | None, output_shape: IntArg | None, rank: int
+) -> tuple[Options, ...]:
+    if isinstance(padding, str):
+        modes = {"valid": "valid", "same": "same", "same_upper": "same", "same_lower": "same_lower"}
+        if padding.lower() not in modes:
+            raise DeconvError(
+                f"padding must be valid, same, same_lower, ints or (begin, end) pairs (got {padding!r})"
+            )
+        paddings = (Padding(modes[padding.lower()]),) * rank  # type: ignore[arg-type]
+    else:
+        items = (padding,) if isinstance(padding, int) else tuple(padding)
+        paddings = spread(tuple(_crop(item) for item in items), rank)
+    extras: tuple[int | None, ...] = (None,) * rank
+    if output_padding is not None:
+        extras = spread((output_padding,) if isinstance(output_padding, int) else tuple(output_padding), rank)
+    wanted: tuple[int | None, ...] = (None,) * rank
+    if output_shape is not None:
+        wanted = spread((output_shape,) if isinstance(output_shape, int) else tuple(output_shape), rank)
+    if not len(paddings) == len(extras) == len(wanted) == rank:
+        raise DeconvError(f"padding, output_padding and output_shape need 1 or {rank} values each")
+    return tuple(Options(*values) for values in zip(paddings, extras, wanted, strict=True))
+
+
+def _crop(item: int | tuple[int, int]) -> Padding:
+    if isinstance(item, int):
+        return Padding.explicit(item, item)
+    begin, end = item
+    return Padding.explicit(begin, end)
+
+
+def _to_channels_first(x: npt.NDArray[np.generic], channels_last: bool) -> npt.NDArray[np.generic]:
+    return np.moveaxis(x, -1, 1) if channels_last else x
+
+
+def _from_channels_first(x: npt.NDArray[np.generic], channels_last: bool) -> npt.NDArray[np.generic]:
+    return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if channels_last else x
+
+
+def _to_torch_weight(w: npt.NDArray[np.generic], rules: Framework) -> npt.NDArray[np.generic]:
+    """The weight as (C_in, C_out/groups, *k), applied without a flip."""
+    rank = w.ndim - 2
+    spatial = tuple(range(rank))
+    if rules.weight_layout == "k_out_in":  # (*k, C_out/groups, C_in)
+        return np.transpose(w, (rank + 1, rank, *spatial))
+    if rules.weight_layout == "k_in_out_flipped":  # (*k, C_in, C_out), a direct-conv kernel
+        return np.flip(np.transpose(w, (rank, rank + 1, *spatial)), axis=tuple(range(2, rank + 2)))
+    return w
+
+
+def _check_channels(channels: int, in_channels: int, groups: int, rules: Framework) -> None:
+    if groups < 1:
+        raise DeconvError(f"groups must be >= 1 (got {groups})")
+    if groups > 1 and not rules.has_groups:
+        raise DeconvError(f"{rules.name}: has no grouped transposed convolution (got groups={groups})")
+    if channels != in_channels:
+        raise DeconvError(
+            f"input has {channels} channels but the weight expects C_in = {in_channels} "
+            f"({rules.name} weight layout {rules.weight_layout}); check --framework or --layout"
+        )
+    if in_channels % groups:
+        raise DeconvError(f"C_in = {in_channels} must be divisible by groups = {groups}")
