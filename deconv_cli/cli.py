@@ -207,20 +207,24 @@ def run(
     from deconv_cli.execute import conv_transpose
 
     paddings = parse.padding(padding)
-    result = conv_transpose(
-        arrays["input"],
-        arrays["weight"],
-        stride=parse.ints(stride, "--s"),
-        dilation=parse.ints(dilation, "--d"),
-        padding=[(p.begin, p.end) for p in paddings] if paddings[0].mode == "explicit" else paddings[0].mode,
-        output_padding=parse.ints(output_padding, "--op", minimum=0) if output_padding else None,
-        output_shape=parse.ints(output_shape, "--output-shape") if output_shape else None,
-        groups=groups,
-        bias=arrays.get("bias"),
-        framework=framework.value,
-        layout=layout.value if layout else None,
-        max_memory=budget,
-    )
+    with render.progress(sys.stderr.isatty()) as report:
+        result = conv_transpose(
+            arrays["input"],
+            arrays["weight"],
+            stride=parse.ints(stride, "--s"),
+            dilation=parse.ints(dilation, "--d"),
+            padding=[(p.begin, p.end) for p in paddings]
+            if paddings[0].mode == "explicit"
+            else paddings[0].mode,
+            output_padding=parse.ints(output_padding, "--op", minimum=0) if output_padding else None,
+            output_shape=parse.ints(output_shape, "--output-shape") if output_shape else None,
+            groups=groups,
+            bias=arrays.get("bias"),
+            framework=framework.value,
+            layout=layout.value if layout else None,
+            max_memory=budget,
+            progress=report,
+        )
     stream.write(result, output, sys.stdout.buffer)
 
 

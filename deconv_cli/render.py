@@ -6,7 +6,8 @@ Rich is imported inside the functions that draw, so a piped or ``--json`` run ne
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
 
@@ -150,3 +151,21 @@ def pad_table(solutions: Sequence[Solution], out: TextIO, width: int | None = No
 
 def _ints(values: Sequence[int]) -> str:
     return ",".join(map(str, values))
+
+
+@contextmanager
+def progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on stderr fed with ``(done, total)`` samples; nothing when disabled."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("deconv run", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
