@@ -18,13 +18,15 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 BOX = "┏┌"
 
 
-def examples() -> list[tuple[str, str]]:
-    """(command, expected output) for each ``$ `` line of the console blocks."""
+def blocks() -> list[list[tuple[str, str]]]:
+    """Each console block as its (command, expected output) pairs, in order."""
     found = []
     for block in re.findall(r"```console\n(.*?)```", README.read_text(), flags=re.S):
+        pairs = []
         for chunk in re.split(r"^\$ ", block, flags=re.M)[1:]:
             command, _, output = chunk.partition("\n")
-            found.append((command, output))
+            pairs.append((command, output))
+        found.append(pairs)
     return found
 
 
@@ -33,11 +35,13 @@ def normalise(text: str) -> str:
     return "\n".join(line.rstrip() for line in lines).strip("\n")
 
 
-def run_in_terminal(command: str, env: dict[str, str]) -> str:
+def run_in_terminal(command: str, env: dict[str, str], cwd: Path) -> str:
     controller, terminal = pty.openpty()
     # a 100-column terminal, as the README's tables were drawn
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 100, 0, 0))
-    with subprocess.Popen(["bash", "-c", command], stdout=terminal, stderr=terminal, env=env) as process:
+    with subprocess.Popen(
+        ["bash", "-c", command], stdout=terminal, stderr=terminal, env=env, cwd=cwd
+    ) as process:
         os.close(terminal)
         chunks = []
         while True:
@@ -53,32 +57,47 @@ def run_in_terminal(command: str, env: dict[str, str]) -> str:
     return b"".join(chunks).decode()
 
 
-def run(command: str, terminal: bool) -> str:
+def run(command: str, expected: str, cwd: Path) -> str:
+    """The command's output, on a terminal when README shows a table."""
     env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
-    if terminal:
-        return normalise(run_in_terminal(command, env))
-    result = subprocess.run(["bash", "-c", command], capture_output=True, text=True, env=env, check=False)
+    if any(mark in expected for mark in BOX):
+        return normalise(run_in_terminal(command, env, cwd))
+    result = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, env=env, check=False, cwd=cwd
+    )
     return normalise(result.stdout + result.stderr)
 
 
-@pytest.mark.parametrize(("command", "expected"), examples(), ids=[c for c, _ in examples()])
-def test_readme_example_prints_what_readme_says(command, expected):
-    terminal = any(mark in expected for mark in BOX)
-    assert run(command, terminal) == normalise(expected)
+@pytest.mark.parametrize("block", blocks(), ids=[pairs[0][0] for pairs in blocks()])
+def test_readme_examples_print_what_readme_says(block, tmp_path):
+    # a block's commands run in order in one fresh folder, as a reader would type them
+    for command, expected in block:
+        assert run(command, expected, tmp_path) == normalise(expected), command
 
 
-def test_readme_has_examples_of_both_commands():
-    commands = " ".join(command for command, _ in examples())
-    assert "deconv shape" in commands
-    assert "deconv pad" in commands
+@pytest.mark.parametrize("code", re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S))
+def test_readme_python_examples_run_and_their_asserts_hold(code):
+    exec(compile(code, "README.md", "exec"), {})
+
+
+def test_readme_has_examples_of_every_command():
+    commands = " ".join(command for pairs in blocks() for command, _ in pairs)
+    for name in ("shape", "pad", "run"):
+        assert f"deconv {name}" in commands
 
 
 def update() -> None:
     """Rewrite README's example outputs from real runs: ``python tests/test_readme.py``."""
+    import tempfile
+
     text = README.read_text()
-    for command, expected in examples():
-        fresh = run(command, any(mark in expected for mark in BOX))
-        text = text.replace(f"$ {command}\n{expected}", f"$ {command}\n{fresh}\n", 1)
+    for pairs in blocks():
+        with tempfile.TemporaryDirectory() as folder:
+            for command, expected in pairs:
+                fresh = run(command, expected, Path(folder))
+                text = text.replace(
+                    f"$ {command}\n{expected}", f"$ {command}\n{fresh}\n" if fresh else f"$ {command}\n", 1
+                )
     README.write_text(text)
 
 
