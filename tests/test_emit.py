@@ -1,0 +1,128 @@
+"""Emitted snippets: exact text, and, where the framework is installed, the numbers deconv promised."""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from deconv_cli import engine
+from deconv_cli.emit import snippet
+from deconv_cli.errors import DeconvError
+from deconv_cli.geometry import Axis, Options, Padding
+from deconv_cli.shape import Refusal, shape
+from deconv_cli.translate import Expression
+
+# (defining framework, axes, options): exact translations, crops, appended zeros, 1-D and 2-D
+LAYERS = [
+    ("tf", [Axis(2, 3, 2)], [Options(Padding("same"))]),
+    ("tf", [Axis(2, 3, 2), Axis(3, 3, 2)], [Options(Padding("same"))] * 2),
+    ("torch", [Axis(8, 4, 2)], [Options(Padding.explicit(1, 1))]),
+    (
+        "torch",
+        [Axis(3, 3, 2), Axis(4, 2, 1)],
+        [Options(Padding.explicit(1, 1), 1), Options(Padding.explicit(0, 0))],
+    ),
+    ("onnx", [Axis(5, 3, 2)], [Options(Padding.explicit(0, 2))]),
+    ("keras", [Axis(4, 2, 3)], [Options(Padding("same"))]),
+    ("jax", [Axis(4, 3, 1, 2)], [Options(Padding("valid"))]),
+    ("onnx", [Axis(3, 3, 2), Axis(5, 2, 3)], [Options(Padding("same_lower"))] * 2),
+]
+FRAMEWORK_MODULE = {
+    "torch": "torch",
+    "tf": "tensorflow",
+    "keras": "keras",
+    "onnx": "onnxruntime",
+    "jax": "jax",
+}
+
+
+def to_layout(framework: str, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x (N, C, *s) and torch weight (C_in, C_out, *k) in the framework's layouts."""
+    rank = w.ndim - 2
+    if framework in ("torch", "onnx"):
+        return x, w
+    x_last = np.moveaxis(x, 1, -1)
+    if framework == "jax":
+        return x_last, np.flip(np.transpose(w, (*range(2, rank + 2), 0, 1)), axis=tuple(range(rank)))
+    return x_last, np.transpose(w, (*range(2, rank + 2), 1, 0))
+
+
+def cases() -> list[Any]:
+    found = []
+    for defining, axes, options in LAYERS:
+        report = shape(defining, axes, options)
+        for framework, item in report.frameworks.items():
+            if isinstance(item, Expression):
+                found.append(
+                    pytest.param(report, axes, framework, item, id=f"{defining}{len(axes)}d-{framework}")
+                )
+    return found
+
+
+@pytest.mark.parametrize(("report", "axes", "framework", "item"), cases())
+def test_emitted_snippet_runs_in_its_framework_and_gives_the_layer(report, axes, framework, item):
+    if importlib.util.find_spec(FRAMEWORK_MODULE[framework]) is None:
+        pytest.skip(f"{framework} is not installed")
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 3, *(a.n for a in axes))).astype(np.float32)
+    w = rng.standard_normal((3, 2, *(a.kernel_size for a in axes))).astype(np.float32)
+    expected = engine.conv_transpose(
+        x, w, stride=[a.stride for a in axes], dilation=[a.dilation for a in axes], crop=report.crop
+    )
+    namespace: dict[str, Any] = {}
+    exec(snippet(framework, axes, item.params, item.output, item.then), namespace)
+    inputs = to_layout(framework, x, w)
+    if framework == "torch":  # torch takes tensors; the others take numpy arrays as they are
+        import torch
+
+        inputs = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs)
+    got = np.asarray(namespace["conv_transpose"](*inputs))
+    if framework not in ("torch", "onnx"):
+        got = np.moveaxis(got, -1, 1)
+    assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_torch_snippet_for_the_tf_same_layer_crops_the_end():
+    report = shape("tf", [Axis(2, 3, 2)] * 2, [Options(Padding("same"))] * 2)
+    item = report.frameworks["torch"]
+    assert isinstance(item, Expression)
+    assert snippet("torch", [Axis(2, 3, 2)] * 2, item.params, item.output, item.then) == (
+        "import torch\n"
+        "\n"
+        "\n"
+        "def conv_transpose(x, w):  # x (N, C_in, *spatial), w (C_in, C_out/groups, *k)\n"
+        "    y = torch.nn.functional.conv_transpose2d(\n"
+        "        x, w, stride=(2, 2), padding=(0, 0), output_padding=(0, 0), dilation=(1, 1)\n"
+        "    )\n"
+        "    return y[..., 0:4, 0:4]  # crop: torch cannot express this padding"
+    )
+
+
+def test_tf_snippet_passes_the_output_shape():
+    report = shape("tf", [Axis(16, 6, 2)], [Options(Padding("same"))])
+    item = report.frameworks["tf"]
+    assert isinstance(item, Expression)
+    assert snippet("tf", [Axis(16, 6, 2)], item.params, item.output, item.then) == (
+        "import tensorflow as tf\n"
+        "\n"
+        "\n"
+        "def conv_transpose(x, w):  # x (N, *spatial, C_in), w (*k, C_out, C_in)\n"
+        "    return tf.nn.conv1d_transpose(\n"
+        "        x, w, output_shape=[tf.shape(x)[0], 32, w.shape[-2]],\n"
+        "        strides=(2,), padding='SAME', dilations=(1,),\n"
+        "    )"
+    )
+
+
+def test_a_refused_framework_has_no_snippet():
+    report = shape("tf", [Axis(4, 3, 2, 2)], [Options(Padding("same"))])
+    assert isinstance(report.frameworks["keras"], Refusal)
+
+
+def test_unknown_framework_is_refused():
+    with pytest.raises(DeconvError, match="--emit must be one of"):
+        snippet("caffe", [Axis(2, 3, 2)], {}, [4], None)
