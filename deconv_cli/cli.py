@@ -228,5 +228,99 @@ def run(
     stream.write(result, output, sys.stdout.buffer)
 
 
+@app.command()
+def explain(
+    n: In,
+    kernel_size: Kernel,
+    stride: Stride = "1",
+    dilation: Dilation = "1",
+    padding: PaddingOption = "valid",
+    output_padding: OutputPadding = None,
+    output_shape: OutputShape = None,
+    framework: FrameworkOption = FrameworkName.tf,  # type: ignore[attr-defined]
+    values: Annotated[
+        str | None,
+        typer.Option(
+            "--values",
+            help="Input .npy to run through the layer: the --in shape, or one sample and one channel "
+            "in the framework's layout.",
+        ),
+    ] = None,
+    weight: Annotated[
+        str | None,
+        typer.Option(
+            "--weight",
+            "-w",
+            help="Kernel .npy for --values: the --k shape, or one input and one output channel "
+            "in the framework's layout.",
+        ),
+    ] = None,
+    ones: Annotated[bool, typer.Option("--ones", help="An all-ones kernel for --values.")] = False,
+    svg: Annotated[
+        str | None, typer.Option("--svg", help="Also save the picture as SVG to this file.")
+    ] = None,
+) -> None:
+    """Draw the layer: input, zeros inserted, edge padding and kernel window, the crop (1-D, 2-D).
+
+    With --values and --weight (or --ones) it shows the numbers: the full result, the output,
+    and what PyTorch's padding/output_padding would give when it crops differently.
+    """
+    from deconv_cli import draw
+    from deconv_cli import explain as core
+
+    axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
+    report = core.layer(framework.value, axes, options)
+    core.kernel(values, weight, ones)
+    picture = core.Explanation(report)
+    if values is not None:
+        import numpy as np
+
+        from deconv_cli.execute import conv_transpose
+
+        sizes = tuple(a.n for a in axes)
+        kernels = tuple(a.kernel_size for a in axes)
+        x = stream.read(values, "input", sys.stdin.buffer)
+        w = np.ones(kernels) if weight is None else stream.read(weight, "weight", sys.stdin.buffer)
+        crop, full_sizes = core.uncropped(framework.value, axes)
+        full = conv_transpose(
+            x.reshape(core.layout(x.shape, sizes, framework.value, option="--values")),
+            w.reshape(core.layout(w.shape, kernels, framework.value, option="--weight")),
+            stride=[a.stride for a in axes],
+            dilation=[a.dilation for a in axes],
+            padding=crop,
+            output_shape=full_sizes,
+            framework=framework.value,
+        )
+        planar = core.planar([a.full for a in axes], 1)
+        picture = core.Explanation(
+            report,
+            core.Values.of(report, x.reshape(core.planar(sizes, 1)).tolist(), full.reshape(planar).tolist()),
+        )
+    draw.explain(picture, sys.stdout, svg=svg)
+
+
+@app.command()
+def overlap(
+    kernel_size: Kernel,
+    stride: Stride,
+    dilation: Dilation = "1",
+    as_json: Json = False,
+) -> None:
+    """Taps per output position over one period: even, or uneven (checkerboard risk), 1-D or 2-D.
+
+    Output position t gets one tap per kernel index j with j*d = t (mod s); uneven counts
+    print as a checkerboard. Also names the nearest kernel sizes with even coverage.
+    """
+    from deconv_cli import draw
+    from deconv_cli.overlap import overlap as solve_overlap
+
+    kernels = parse.ints(kernel_size, "--k")
+    strides = parse.ints(stride, "--s")
+    dilations = parse.ints(dilation, "--d")
+    axes = parse.broadcast({"--k": kernels, "--s": strides, "--d": dilations})
+    report = solve_overlap(*(parse.spread(v, axes) for v in (kernels, strides, dilations)))
+    draw.overlap(report, sys.stdout, terminal=sys.stdout.isatty(), as_json=as_json)
+
+
 def main() -> None:
     app(prog_name="deconv")
