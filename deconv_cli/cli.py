@@ -275,20 +275,17 @@ def explain(
     if values is not None:
         import numpy as np
 
-        from deconv_cli.execute import conv_transpose
+        from deconv_cli.execute import full_result
 
         sizes = tuple(a.n for a in axes)
         kernels = tuple(a.kernel_size for a in axes)
         x = stream.read(values, "input", sys.stdin.buffer)
         w = np.ones(kernels) if weight is None else stream.read(weight, "weight", sys.stdin.buffer)
-        crop, full_sizes = core.uncropped(framework.value, axes)
-        full = conv_transpose(
+        full = full_result(
             x.reshape(core.layout(x.shape, sizes, framework.value, option="--values")),
             w.reshape(core.layout(w.shape, kernels, framework.value, option="--weight")),
             stride=[a.stride for a in axes],
             dilation=[a.dilation for a in axes],
-            padding=crop,
-            output_shape=full_sizes,
             framework=framework.value,
         )
         planar = core.planar([a.full for a in axes], 1)

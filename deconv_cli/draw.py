@@ -6,19 +6,17 @@ never loads it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from deconv_cli.errors import DeconvError, ExitCode
+from deconv_cli import stream
 from deconv_cli.explain import Explanation, Position, Stage, each, notes, shown, stages
 from deconv_cli.overlap import AxisOverlap, Coverage, OverlapReport
-from deconv_cli.render import to_json
+from deconv_cli.render import console, to_json
 
 if TYPE_CHECKING:
-    from rich.console import Console, RenderableType
+    from rich.console import RenderableType
     from rich.text import Text
 
 #: how much a condensed picture shows: text columns of a 1-D strip and of a 2-D grid (but
@@ -26,15 +24,6 @@ if TYPE_CHECKING:
 STRIP_WIDTH, GRID_WIDTH, GRID_ROWS, PHASES = 66, 44, 12, 16
 MARKS = {"": " ", "cut": "✗", "appended": "+"}
 LEGEND = "· inserted zero, 0 edge padding d*(k-1)-crop, [ ] kernel at output 0, ✗ cut, + zero added"
-
-
-def _console(out: TextIO, width: int | None = None, record: bool = False) -> Console:
-    from rich.console import Console
-
-    # plain text in: no markup, no emoji (a crop 1:-1: would print as a thumb)
-    return Console(
-        file=out, width=width, highlight=False, soft_wrap=False, record=record, markup=False, emoji=False
-    )
 
 
 def _ints(values: Sequence[int]) -> str:
@@ -120,11 +109,11 @@ def heat(report: OverlapReport, out: TextIO, width: int | None = None) -> None:
         )
         table.add_row("⋮" if r is None else labels[r], *cells)
     phases = " and ".join(f"t{i if len(axes) > 1 else ''} mod {a.stride}" for i, a in enumerate(axes))
-    console = _console(out, width)
-    console.print(f"taps per output position, by {phases}, {options}: {coverage.verdict}{risk}")
-    console.print(table)
+    screen = console(out, width)
+    screen.print(f"taps per output position, by {phases}, {options}: {coverage.verdict}{risk}")
+    screen.print(table)
     for line in overlap_lines(report):
-        console.print(line, style="green" if coverage.verdict == "even" else "yellow")
+        screen.print(line, style="green" if coverage.verdict == "even" else "yellow")
 
 
 def _number(value: float) -> str:
@@ -185,31 +174,17 @@ def explain(
     from rich.console import Group
     from rich.text import Text
 
-    console = _console(out, width, record=svg is not None)
+    screen = console(out, width, record=svg is not None)
     lines = notes(explanation.report)
-    console.print(lines[0], style="bold")
+    screen.print(lines[0], style="bold")
     flat = len(explanation.report.steps) == 1
     pictures: list[RenderableType] = [
         Group(Text(stage.title, style="bold"), grid(stage, STRIP_WIDTH if flat else GRID_WIDTH))
         for stage in stages(explanation)
     ]
-    console.print(Group(*pictures) if flat else Columns(pictures, padding=(1, 4)))
+    screen.print(Group(*pictures) if flat else Columns(pictures, padding=(1, 4)))
     for line in lines[1:]:
-        console.print(line)
-    console.print(LEGEND, style="dim")
+        screen.print(line)
+    screen.print(LEGEND, style="dim")
     if svg is not None:
-        write_text(svg, console.export_svg(title="deconv explain"))
-
-
-def write_text(path: str, text: str) -> None:
-    """Write ``text`` to a temporary file renamed over ``path``, so no half file is ever left."""
-    target = Path(path)
-    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    try:
-        try:
-            temporary.write_text(text, encoding="utf-8")
-            os.replace(temporary, target)
-        finally:
-            temporary.unlink(missing_ok=True)
-    except OSError as error:
-        raise DeconvError(f"cannot write {path!r}: {error.strerror}", ExitCode.FAILURE) from None
+        stream.replace(svg, screen.export_svg(title="deconv explain").encode())

@@ -8,7 +8,8 @@ only moves axes between the framework's layouts and the engine's
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -55,57 +56,113 @@ def conv_transpose(
     [[[1.0, 1.0, 3.0, 2.0, 2.0]]]
     """
     rules = _framework(framework)
-    data, kernel = np.asarray(x), np.asarray(w)
-    if kernel.ndim not in (3, 4, 5):
-        raise DeconvError(
-            f"weight must have 3, 4 or 5 dimensions (channels, channels, 1-3 kernel axes), "
-            f"got shape {kernel.shape}"
+    job = _Job.of(x, w, rules, stride, dilation, groups, bias, layout)
+    layers = rules.layers(job.axes, _options(padding, output_padding, output_shape, len(job.axes)))
+    return job.run(tuple((layer.begin, layer.end) for layer in layers), max_memory, progress)
+
+
+def full_result(
+    x: npt.ArrayLike,
+    w: npt.ArrayLike,
+    *,
+    stride: IntArg = 1,
+    dilation: IntArg = 1,
+    framework: str = "torch",
+    layout: Layout | None = None,
+) -> npt.NDArray[np.generic]:
+    """The uncropped result every framework crops, in ``framework``'s layouts.
+
+    >>> full_result([[[1.0, 2.0]]], [[[1.0, 1.0, 1.0]]], stride=2).tolist()
+    [[[1.0, 1.0, 3.0, 2.0, 2.0]]]
+    """
+    job = _Job.of(x, w, _framework(framework), stride, dilation, 1, None, layout)
+    return job.run(((0, 0),) * len(job.axes), None, None)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Arrays checked and moved to the engine's layout, and how to move the result back."""
+
+    data: npt.NDArray[Any]  # (N, C_in, *spatial)
+    weight: npt.NDArray[Any]  # (C_in, C_out/groups, *k)
+    bias: npt.NDArray[Any] | None
+    axes: tuple[Axis, ...]
+    groups: int
+    channels_last: bool
+    unbatched: bool
+    dtype: np.dtype[np.generic]
+
+    @classmethod
+    def of(
+        cls,
+        x: npt.ArrayLike,
+        w: npt.ArrayLike,
+        rules: Framework,
+        stride: IntArg,
+        dilation: IntArg,
+        groups: int,
+        bias: npt.ArrayLike | None,
+        layout: Layout | None,
+    ) -> _Job:
+        data, kernel = np.asarray(x), np.asarray(w)
+        if kernel.ndim not in (3, 4, 5):
+            raise DeconvError(
+                f"weight must have 3, 4 or 5 dimensions (channels, channels, 1-3 kernel axes), "
+                f"got shape {kernel.shape}"
+            )
+        rank = kernel.ndim - 2
+        if data.ndim not in (rank + 1, rank + 2):
+            raise DeconvError(
+                f"input must have {rank + 2} dimensions (batch, channels, {rank} spatial) or {rank + 1} "
+                f"without the batch, to match a {rank}-D weight of shape {kernel.shape} (got {data.shape})"
+            )
+        unbatched = data.ndim == rank + 1
+        channels_last = rules.channels_last if layout is None else layout == "channels_last"
+        result_dtype, compute_dtype = _dtypes(data.dtype, kernel.dtype)
+        nc = _to_channels_first(data[None] if unbatched else data, channels_last).astype(
+            compute_dtype, copy=False
         )
-    rank = kernel.ndim - 2
-    if data.ndim not in (rank + 1, rank + 2):
-        raise DeconvError(
-            f"input must have {rank + 2} dimensions (batch, channels, {rank} spatial) or {rank + 1} "
-            f"without the batch, to match a {rank}-D weight of shape {kernel.shape} (got {data.shape})"
+        torch_weight = _to_torch_weight(kernel, rules).astype(compute_dtype, copy=False)
+        in_channels, out_per_group = torch_weight.shape[:2]
+        _check_channels(nc.shape[1], in_channels, groups, rules)
+        shift = None
+        if bias is not None:
+            shift = np.asarray(bias).astype(compute_dtype, copy=False)
+            if shift.shape != (out_per_group * groups,):
+                raise DeconvError(
+                    f"bias must have shape ({out_per_group * groups},) = C_out (got {shift.shape})"
+                )
+        axes = tuple(
+            Axis(n, k, s, d)
+            for n, k, s, d in zip(
+                nc.shape[2:],
+                torch_weight.shape[2:],
+                _per_axis(stride, rank, "stride"),
+                _per_axis(dilation, rank, "dilation"),
+                strict=True,
+            )
         )
-    unbatched = data.ndim == rank + 1
-    channels_last = rules.channels_last if layout is None else layout == "channels_last"
-    result_dtype, compute_dtype = _dtypes(data.dtype, kernel.dtype)
-    nc = _to_channels_first(data[None] if unbatched else data, channels_last).astype(
-        compute_dtype, copy=False
-    )
-    torch_weight = _to_torch_weight(kernel, rules).astype(compute_dtype, copy=False)
-    in_channels, out_per_group = torch_weight.shape[:2]
-    _check_channels(nc.shape[1], in_channels, groups, rules)
-    out_channels = out_per_group * groups
-    shift = None
-    if bias is not None:
-        shift = np.asarray(bias).astype(compute_dtype, copy=False)
-        if shift.shape != (out_channels,):
-            raise DeconvError(f"bias must have shape ({out_channels},) = C_out (got {shift.shape})")
-    axes = tuple(
-        Axis(n, k, s, d)
-        for n, k, s, d in zip(
-            nc.shape[2:],
-            torch_weight.shape[2:],
-            _per_axis(stride, rank, "stride"),
-            _per_axis(dilation, rank, "dilation"),
-            strict=True,
+        return cls(nc, torch_weight, shift, axes, groups, channels_last, unbatched, result_dtype)
+
+    def run(
+        self,
+        crop: tuple[tuple[int, int], ...],
+        max_memory: int | None,
+        progress: Callable[[int, int], None] | None,
+    ) -> npt.NDArray[np.generic]:
+        out = engine.conv_transpose(
+            self.data,
+            self.weight,
+            stride=tuple(a.stride for a in self.axes),
+            dilation=tuple(a.dilation for a in self.axes),
+            crop=crop,
+            groups=self.groups,
+            bias=self.bias,
+            max_memory=max_memory,
+            progress=progress,
         )
-    )
-    layers = rules.layers(axes, _options(padding, output_padding, output_shape, rank))
-    out = engine.conv_transpose(
-        nc,
-        torch_weight,
-        stride=tuple(a.stride for a in axes),
-        dilation=tuple(a.dilation for a in axes),
-        crop=tuple((layer.begin, layer.end) for layer in layers),
-        groups=groups,
-        bias=shift,
-        max_memory=max_memory,
-        progress=progress,
-    )
-    result = _from_channels_first(out, channels_last)
-    return (result[0] if unbatched else result).astype(result_dtype, copy=False)
+        result = _from_channels_first(out, self.channels_last)
+        return (result[0] if self.unbatched else result).astype(self.dtype, copy=False)
 
 
 def _framework(name: str) -> Framework:

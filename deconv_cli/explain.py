@@ -15,7 +15,7 @@ from typing import Literal, TypeVar
 
 from deconv_cli.errors import DeconvError
 from deconv_cli.frameworks import FRAMEWORKS, Params
-from deconv_cli.geometry import Axis, Layer, Options, Padding, Steps
+from deconv_cli.geometry import Axis, Layer, Options, Steps
 from deconv_cli.render import call, expression
 from deconv_cli.shape import ShapeReport, shape
 from deconv_cli.translate import Expression
@@ -143,19 +143,6 @@ def kernel(values: str | None, weight: str | None, ones: bool) -> None:
             if weight is None
             else "give --weight or --ones, not both"
         )
-
-
-def uncropped(framework: str, axes: Sequence[Axis]) -> tuple[str | list[tuple[int, int]], list[int] | None]:
-    """How to ask ``framework`` for the whole uncropped result: ``conv_transpose``'s padding, output_shape.
-
-    >>> uncropped("torch", [Axis(2, 3, 2)]), uncropped("keras", [Axis(2, 3, 2)])
-    (([(0, 0)], None), ('valid', [5]))
-    """
-    try:
-        FRAMEWORKS[framework].layers(axes, [Options(Padding.explicit(0, 0))] * len(axes))
-    except DeconvError:  # Keras has no explicit padding, tf.nn none in 1-D; VALID's smallest size is F
-        return "valid", [axis.full for axis in axes]
-    return [(0, 0)] * len(axes), None
 
 
 def window(grid: Grid, crop: tuple[tuple[int, int], tuple[int, int]]) -> Grid:

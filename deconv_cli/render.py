@@ -19,10 +19,13 @@ if TYPE_CHECKING:
     from rich.console import Console
 
 
-def _console(out: TextIO, width: int | None = None) -> Console:
+def console(out: TextIO, width: int | None = None, record: bool = False) -> Console:
+    """A Rich console for plain text: no markup, no emoji (a crop ``1:-1:`` must not become a thumb)."""
     from rich.console import Console
 
-    return Console(file=out, width=width, highlight=False, soft_wrap=False)
+    return Console(
+        file=out, width=width, highlight=False, soft_wrap=False, record=record, markup=False, emoji=False
+    )
 
 
 def to_json(data: object, out: TextIO) -> None:
@@ -78,10 +81,11 @@ def shape(report: ShapeReport, out: TextIO, *, terminal: bool, as_json: bool) ->
 def shape_tables(report: ShapeReport, out: TextIO, width: int | None = None) -> None:
     """The steps per axis, then one row per framework."""
     from rich.table import Table
+    from rich.text import Text
 
-    console = _console(out, width)
+    screen = console(out, width)
     sizes = " x ".join(map(str, report.output))
-    console.print(f"[bold]{report.api}[/] padding={report.padding} -> [bold]{sizes}[/]")
+    screen.print(Text.assemble((report.api, "bold"), f" padding={report.padding} -> ", (sizes, "bold")))
     for index, (steps, candidates) in enumerate(zip(report.steps, report.candidates, strict=True)):
         table = Table(title=f"axis {index}" if len(report.steps) > 1 else None, show_header=False)
         table.add_column("step", style="cyan")
@@ -100,21 +104,21 @@ def shape_tables(report: ShapeReport, out: TextIO, width: int | None = None) -> 
         table.add_row(
             "crop begin | end", f"{steps.crop_begin} | {steps.crop_end}", "negative: zeros appended"
         )
-        table.add_row("output", f"[bold]{steps.output}[/]", "F - begin - end")
+        table.add_row("output", Text(str(steps.output), style="bold"), "F - begin - end")
         table.add_row(
             "candidates",
             ", ".join(map(str, candidates)),
             f"output sizes {report.framework} accepts as a requested size",
         )
-        console.print(table)
+        screen.print(table)
     frameworks = Table(title="the same layer in each framework")
     frameworks.add_column("framework", style="cyan")
     frameworks.add_column("how to write it")
     for name, item in report.frameworks.items():
         style = "red" if isinstance(item, Refusal) else "yellow" if item.then else ""
         text = expression(item, report.crop)
-        frameworks.add_row(name, f"[{style}]{text}[/]" if style else text)
-    console.print(frameworks)
+        frameworks.add_row(name, Text(text, style=style))
+    screen.print(frameworks)
 
 
 def _flat(solution: Solution) -> dict[str, object]:
@@ -146,7 +150,7 @@ def pad_table(solutions: Sequence[Solution], out: TextIO, width: int | None = No
         table.add_column(column, style="cyan" if column == "framework" else None)
     for s in solutions:
         table.add_row(s.framework, _ints(s.k), _ints(s.s), _ints(s.d), call(s.params), _crops(s.crop))
-    _console(out, width).print(table)
+    console(out, width).print(table)
 
 
 def _ints(values: Sequence[int]) -> str:

@@ -64,6 +64,14 @@ def write(array: npt.NDArray[np.generic], path: str | None, stdout: BinaryIO) ->
         stdout.write(buffer.getvalue())
         stdout.flush()
         return
+    replace(path, buffer.getvalue())
+
+
+def replace(path: str, data: bytes) -> None:
+    """Write ``data`` to a temporary file in the same folder and rename it over ``path``.
+
+    So a reader never sees half a file, and a failed write leaves ``path`` as it was.
+    """
     target = Path(path)
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -71,7 +79,7 @@ def write(array: npt.NDArray[np.generic], path: str | None, stdout: BinaryIO) ->
         raise DeconvError(f"cannot write {path!r}: {error.strerror}", ExitCode.FAILURE) from None
     try:
         with os.fdopen(handle, "wb") as file:
-            file.write(buffer.getvalue())
+            file.write(data)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a result is an ordinary file

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from deconv_cli import cli, conv_transpose, draw, explain, parse
 from deconv_cli.errors import DeconvError
+from deconv_cli.execute import full_result
 from deconv_cli.geometry import Axis
 
 runner = CliRunner()
@@ -248,16 +249,13 @@ def test_values_are_plain_or_one_sample_one_channel_in_the_frameworks_layout(sha
 
 @pytest.mark.parametrize("framework", ["tf", "torch", "keras", "onnx", "jax"])
 @pytest.mark.parametrize("rank", [1, 2])
-def test_uncropped_asks_every_framework_for_the_full_result(framework, rank):
+def test_full_result_keeps_everything_in_every_frameworks_layout(framework, rank):
     axes = [Axis(3, 3, 2), Axis(2, 2, 3)][:rank]
-    padding, sizes = explain.uncropped(framework, axes)
     x = np.ones(
         explain.layout(tuple(a.n for a in axes), tuple(a.n for a in axes), framework, option="--values")
     )
     w = np.ones(explain.layout((3, 2)[:rank], (3, 2)[:rank], framework, option="--weight"))
-    full = conv_transpose(
-        x, w, stride=[a.stride for a in axes], padding=padding, output_shape=sizes, framework=framework
-    )
+    full = full_result(x, w, stride=[a.stride for a in axes], framework=framework)
     assert full.size == np.prod([a.full for a in axes])
     assert full.sum() == x.sum() * w.sum()  # nothing cropped
 
