@@ -78,6 +78,10 @@ OutputShape = Annotated[
     str | None,
     typer.Option("--output-shape", help="Requested output size(s), checked against the candidates."),
 ]
+Emit = Annotated[
+    FrameworkName | None,
+    typer.Option("--emit", help="Print code that builds this layer in that framework instead."),
+]
 FrameworkOption = Annotated[
     FrameworkName, typer.Option("--framework", "-f", help="Whose conventions define the layer.")
 ]
@@ -94,6 +98,7 @@ def shape(
     output_shape: OutputShape = None,
     framework: FrameworkOption = FrameworkName.tf,  # type: ignore[attr-defined]
     as_json: Json = False,
+    emit: Emit = None,
 ) -> None:
     """Output size of a transposed convolution, why, and how each framework writes it.
 
@@ -102,6 +107,11 @@ def shape(
     """
     axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
     report = solve_shape(framework.value, axes, options)
+    if emit is not None:
+        from deconv_cli.emit import for_shape
+
+        print(for_shape(report, axes, emit.value))
+        return
     render.shape(report, sys.stdout, terminal=sys.stdout.isatty(), as_json=as_json)
 
 
@@ -126,6 +136,7 @@ def pad(
         int | None, typer.Option("--limit", min=0, help="Show the best N (0: all); default 20 on a terminal.")
     ] = None,
     as_json: Json = False,
+    emit: Emit = None,
 ) -> None:
     """Every way to turn --in into --out: padding and output_padding per framework, ranked.
 
@@ -147,10 +158,15 @@ def pad(
         kernel_size=parse.spread(kernels, axes) if kernels else None,
         stride=parse.spread(strides, axes) if strides else None,
         dilation=parse.spread(dilations, axes),
-        frameworks=[f.value for f in framework] if framework else list(FRAMEWORKS),
+        frameworks=[name for name in FRAMEWORKS if name in {*(framework or FrameworkName), emit}],
         max_k=max_k,
         max_s=max_s,
     )
+    if emit is not None:
+        from deconv_cli.emit import for_pad
+
+        print(for_pad(report, parse.spread(sizes, axes), emit.value))
+        return
     terminal = sys.stdout.isatty()
     shown = limit or None
     if limit is None and terminal and not as_json:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from deconv_cli.errors import DeconvError
+from deconv_cli.errors import DeconvError, ExitCode
 from deconv_cli.frameworks import FRAMEWORKS, Params
 from deconv_cli.geometry import Axis
+from deconv_cli.pad import PadReport
+from deconv_cli.shape import Refusal, ShapeReport
 
 Spans = Sequence[tuple[int, int]]
 
@@ -40,6 +42,25 @@ def snippet(
         lines[result] = lines[result].replace("return ", "y = ", 1)
         lines.extend(_adjust(framework, then, output))
     return "\n".join(lines)
+
+
+def for_shape(report: ShapeReport, axes: Sequence[Axis], framework: str) -> str:
+    """The snippet for the layer of ``deconv shape`` in ``framework``, or its refusal."""
+    item = report.frameworks[framework]
+    if isinstance(item, Refusal):
+        raise DeconvError(item.error)
+    return snippet(framework, axes, item.params, item.output, item.then)
+
+
+def for_pad(report: PadReport, n: Sequence[int], framework: str) -> str:
+    """The snippet for ``framework``'s best solution of ``deconv pad``."""
+    for solution in report.solutions:
+        if solution.framework == framework:
+            axes = [Axis(*values) for values in zip(n, solution.k, solution.s, solution.d, strict=True)]
+            return snippet(framework, axes, solution.params, solution.output, None)
+    raise DeconvError(
+        f"no {framework} setting reaches this size; see the others without --emit", ExitCode.FAILURE
+    )
 
 
 _IMPORTS = {

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
+from typer.testing import CliRunner
 
-from deconv_cli import engine
+from deconv_cli import cli, engine
 from deconv_cli.emit import snippet
 from deconv_cli.errors import DeconvError
 from deconv_cli.geometry import Axis, Options, Padding
@@ -126,3 +127,46 @@ def test_a_refused_framework_has_no_snippet():
 def test_unknown_framework_is_refused():
     with pytest.raises(DeconvError, match="--emit must be one of"):
         snippet("caffe", [Axis(2, 3, 2)], {}, [4], None)
+
+
+def test_shape_emit_prints_the_snippet_of_the_chosen_framework():
+    runner = CliRunner()
+    result = runner.invoke(
+        cli.app, ["shape", "--in", "16", "--k", "6", "--s", "2", "--padding", "same", "--emit", "tf"]
+    )
+    report = shape("tf", [Axis(16, 6, 2)], [Options(Padding("same"))])
+    item = report.frameworks["tf"]
+    assert isinstance(item, Expression)
+    assert (result.exit_code, result.stdout) == (
+        0,
+        snippet("tf", [Axis(16, 6, 2)], item.params, item.output, None) + "\n",
+    )
+
+
+def test_pad_emit_prints_the_best_solution_of_that_framework():
+    result = CliRunner().invoke(
+        cli.app, ["pad", "--in", "8", "--out", "16", "--k", "4", "--s", "2", "--emit", "torch"]
+    )
+    assert result.exit_code == 0
+    assert "padding=(1,), output_padding=(0,)" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ["shape", "--in", "4", "--k", "3", "--s", "2", "--d", "2", "--emit", "keras"],
+            2,
+            "keras: strides > 1 not supported in conjunction with dilation_rate > 1",
+        ),
+        (
+            ["pad", "--in", "3", "--out", "4", "--k", "3", "--s", "2", "-f", "torch", "--emit", "keras"],
+            1,
+            "no keras setting reaches this size",
+        ),
+    ],
+)
+def test_emit_where_the_framework_cannot_exits_with_its_reason(args, code, message):
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code == code
+    assert message in result.stderr
