@@ -7,6 +7,8 @@ against a bare Typer app doing the same, measured in the same run (target ratio 
 from __future__ import annotations
 
 import argparse
+import compileall
+import importlib.util
 import os
 import shutil
 import statistics
@@ -16,42 +18,48 @@ import tempfile
 import time
 from pathlib import Path
 
+# The same command-line surface as deconv's shape and pad (Typer's per-option cost grows with
+# the options), with bodies that do nothing: the ratio is what deconv itself adds.
 BARE = """
+from enum import Enum
+from typing import Annotated
+
 import typer
 
-app = typer.Typer()
+app = typer.Typer(no_args_is_help=True)
+Framework = Enum("Framework", {name: name for name in ("tf", "torch", "keras", "onnx", "jax")}, type=str)
+Text = Annotated[str, typer.Option()]
+Maybe = Annotated[str | None, typer.Option()]
 
 
 @app.command()
-def shape(n: str = typer.Option(..., "--in"), k: str = typer.Option(..., "--k"),
-          s: str = typer.Option("1", "--s"), padding: str = typer.Option("valid", "--padding")) -> None:
-    print(int(n) * int(s))
+def shape(
+    n: Annotated[str, typer.Option("--in")], k: Text, s: Text = "1", d: Text = "1", padding: Text = "valid",
+    op: Maybe = None, output_shape: Maybe = None, framework: Annotated[Framework, typer.Option()] = "tf",
+    json: bool = False, emit: Annotated[Framework | None, typer.Option()] = None,
+) -> None:
+    print(n)
 
 
 @app.command()
-def pad(n: str = typer.Option(..., "--in"), out: str = typer.Option(..., "--out")) -> None:
+def pad(
+    n: Annotated[str, typer.Option("--in")], out: Text, k: Maybe = None, s: Maybe = None, d: Text = "1",
+    framework: Annotated[list[Framework] | None, typer.Option()] = None, max_k: int = 8, max_s: int = 4,
+    limit: Annotated[int | None, typer.Option()] = None, json: bool = False,
+    emit: Annotated[Framework | None, typer.Option()] = None,
+) -> None:
     print(n, out)
 
 
-app()
+app(prog_name="bare")
 """
 
-# (name, deconv arguments, bare arguments, extra environment for both)
+# (name, arguments, extra environment), the same for deconv and the bare app
 CASES = [
-    (
-        "shape",
-        ["shape", "--in", "16", "--k", "6", "--s", "2", "--padding", "same"],
-        ["shape", "--in", "16", "--k", "6", "--s", "2", "--padding", "same"],
-        {},
-    ),
-    (
-        "pad",
-        ["pad", "--in", "8", "--out", "16", "--k", "4", "--s", "2"],
-        ["pad", "--in", "8", "--out", "16"],
-        {},
-    ),
-    ("--help", ["--help"], ["--help"], {}),
-    ("TAB", [], [], {"COMP_WORDS": "prog sh", "COMP_CWORD": "1"}),
+    ("shape", ["shape", "--in", "16", "--k", "6", "--s", "2", "--padding", "same"], {}),
+    ("pad", ["pad", "--in", "8", "--out", "16", "--k", "4", "--s", "2"], {}),
+    ("--help", ["--help"], {}),
+    ("TAB", [], {"COMP_WORDS": "prog shape --f", "COMP_CWORD": "2"}),
 ]
 
 
@@ -68,21 +76,26 @@ def main() -> None:
     script = shutil.which("deconv")
     if script is None:
         sys.exit("deconv is not installed: pip install . first")
+    # pip byte-compiles an installed package; an editable install run with
+    # PYTHONDONTWRITEBYTECODE would measure the compiler instead of deconv
+    package = importlib.util.find_spec("deconv_cli")
+    if package is not None and package.submodule_search_locations:
+        compileall.compile_dir(package.submodule_search_locations[0], quiet=1)
     with tempfile.TemporaryDirectory() as folder:
         bare = Path(folder) / "bare.py"
         bare.write_text(BARE)
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, median of {runs} runs (ms)")
         print(f"{'command':8} {'deconv':>8} {'bare':>8} {'ratio':>6}")
-        for name, ours, theirs, extra in CASES:
+        for name, arguments, extra in CASES:
             env_ours = {**os.environ, **extra}
             env_theirs = {**os.environ, **extra}
             if name == "TAB":
                 env_ours["_DECONV_COMPLETE"] = "complete_bash"
-                env_theirs["_BARE_PY_COMPLETE"] = "complete_bash"
+                env_theirs["_BARE_COMPLETE"] = "complete_bash"
             a, b = [], []
             for _ in range(runs):  # interleaved, so drift on a noisy machine hits both alike
-                a.append(timed([sys.executable, script, *ours], env_ours))
-                b.append(timed([sys.executable, str(bare), *theirs], env_theirs))
+                a.append(timed([sys.executable, script, *arguments], env_ours))
+                b.append(timed([sys.executable, str(bare), *arguments], env_theirs))
             ms_a, ms_b = statistics.median(a) * 1e3, statistics.median(b) * 1e3
             print(f"{name:8} {ms_a:8.1f} {ms_b:8.1f} {ms_a / ms_b:6.2f}")
 

@@ -11,11 +11,11 @@ import typer
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
-from deconv_cli import parse, render, stream
+from deconv_cli import parse
 from deconv_cli.errors import DeconvError, ExitCode
 from deconv_cli.frameworks import FRAMEWORKS
-from deconv_cli.pad import pad as solve_pad
-from deconv_cli.shape import shape as solve_shape
+
+# Each command imports what it needs when it runs: --help and TAB completion load none of it.
 
 TERMINAL_LIMIT = 20
 FrameworkName = Enum("FrameworkName", {name: name for name in FRAMEWORKS}, type=str)  # type: ignore[misc]
@@ -106,6 +106,9 @@ def shape(
     prints 32); on a terminal, the steps and a row per framework.
     """
     axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
+    from deconv_cli import render
+    from deconv_cli.shape import shape as solve_shape
+
     report = solve_shape(framework.value, axes, options)
     if emit is not None:
         from deconv_cli.emit import for_shape
@@ -152,6 +155,9 @@ def pad(
     named.update({"--k": kernels} if kernels else {})
     named.update({"--s": strides} if strides else {})
     axes = parse.broadcast(named)
+    from deconv_cli import render
+    from deconv_cli.pad import pad as solve_pad
+
     report = solve_pad(
         parse.spread(sizes, axes),
         parse.spread(wanted, axes),
@@ -210,6 +216,8 @@ def run(
     w (*k, C_in, C_out) applied unflipped, as lax.conv_transpose does by default. The kernel size
     comes from the weight. The result is written as .npy bytes to --output or stdout.
     """
+    from deconv_cli import render, stream
+
     budget = parse.size(max_memory, "--max-memory")
     if output in (None, stream.STDIO) and sys.stdout.isatty():
         raise DeconvError("refusing to write .npy bytes to a terminal; redirect stdout or give -o FILE")
@@ -281,7 +289,7 @@ def explain(
     With --values and --weight (or --ones) it shows the numbers: the full result, the output,
     and what PyTorch's padding/output_padding would give when it crops differently.
     """
-    from deconv_cli import draw
+    from deconv_cli import draw, stream
     from deconv_cli import explain as core
 
     axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)

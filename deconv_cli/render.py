@@ -5,18 +5,19 @@ Rich is imported inside the functions that draw, so a piped or ``--json`` run ne
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
 
-from deconv_cli.pad import PadReport, Solution
-from deconv_cli.shape import Refusal, ShapeReport
-from deconv_cli.translate import Expression
+from deconv_cli.shape import Refusal
 
 if TYPE_CHECKING:
     from rich.console import Console
+
+    from deconv_cli.pad import PadReport, Solution
+    from deconv_cli.shape import ShapeReport
+    from deconv_cli.translate import Expression
 
 
 def console(out: TextIO, width: int | None = None, record: bool = False) -> Console:
@@ -29,6 +30,8 @@ def console(out: TextIO, width: int | None = None, record: bool = False) -> Cons
 
 
 def to_json(data: object, out: TextIO) -> None:
+    import json
+
     json.dump(data, out, indent=2)
     out.write("\n")
 

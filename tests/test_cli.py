@@ -174,7 +174,7 @@ def test_interrupt_exits_130(monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "solve_shape", interrupted)
+    monkeypatch.setattr("deconv_cli.shape.shape", interrupted)
     assert run("shape", "--in", "3", "--k", "3") == (130, "", "deconv: error: interrupted\n")
 
 
