@@ -1,31 +1,41 @@
 """NumPy execution engine for transposed convolution.
 
-Semantics: ``full[i*s + j*d] += x[i] * w[j]`` (no kernel flip), then
-``out[t] = full_ext[t + L]`` where ``full_ext`` is ``full`` zero-extended on
-both sides, so negative crops add zeros.
+Semantics: ``full[i*s + j*d] += x[i] * w[j]`` (the gradient of
+cross-correlation, no kernel flip), then ``out[t] = full_ext[t + L]`` where
+``full_ext`` is ``full`` zero-extended on both sides, so negative crops add
+zeros.
 
-Strategies, all built on matmul and chosen per call by a small cost model:
+Every strategy is one or a few matmuls; a small cost model picks per call:
 
-* phase GEMM: the output splits by ``t mod s`` into stride phases; each phase
-  is a plain correlation with the taps that land on it.  Input patches
-  (im2col) are gathered once per group of phases and one GEMM yields every
-  phase of the group, so the sum over taps happens inside BLAS.  Per spatial
-  axis, phases either share patches (kernel zero-padded to a common tap
-  grid) or get their own.  Patches come from a zero-padded copy of the input
-  whose flattened planes make every tap shift a contiguous slice; the GEMM
-  then also computes a few junk columns at row ends, which are never read.
+* phase GEMM: the output splits by ``t mod s`` into stride phases, each a
+  plain correlation with the taps that land on it.  Input patches (im2col)
+  are gathered once per group of phases and one GEMM yields every phase of
+  the group, so the sum over taps happens inside BLAS.  Per spatial axis,
+  phases either share patches (kernel zero-padded to a common tap grid) or
+  get their own.  Patches come from a zero-padded copy of the input whose
+  flattened planes turn every tap shift into one contiguous slice; the GEMM
+  then also computes junk columns at row ends, which are never read.
 * columns (col2im): one GEMM gives every tap's contribution, then one strided
   add per tap scatters them.  Traffic scales with C_out rather than C_in, so
-  it wins when the layer shrinks the channel count.
-* pointwise: when every input spatial size is 1 (a latent vector), taps never
-  overlap and one GEMM produces the output.
+  it wins when a layer shrinks the channel count.
+* channels-last columns: the same with pixels as GEMM rows, so each overlap
+  add moves whole (phase, channel) rows; for small images with many channels.
+* pointwise: every input spatial size is 1 (a latent vector), taps never
+  overlap and one GEMM writes the output.
+
+Memory-bound steps (copies, adds) run on a small thread pool; numpy releases
+the GIL in them.  The final scatter into the interleaved output is done block
+by block so each output block is written by all phases while it is in cache.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,18 +49,35 @@ DEFAULT_MAX_MEMORY = 1 << 30
 Array = npt.NDArray[np.floating[Any]]
 Progress = Callable[[int, int], None]
 
-# Cost-model weights in ns (per element of a contiguous copy, per flop, per
-# GEMM plan and chunk), measured with OpenBLAS on a 2-core AVX-512 machine.
-# Only their ratios matter.
-_NS_FLAT = 0.15
-_NS_FLOP = 1.0 / 220.0
-_NS_PLAN = 50_000.0
+# Cost model, in ns per element or per flop, measured with numpy 2.4 and
+# OpenBLAS on a 2-core AVX-512 machine; only the ratios matter.
+_NS_FLAT = 0.15  # contiguous slice copy
+_NS_CONTIG_ADD = 0.3  # in-place add over long contiguous rows
+_NS_TRANSPOSE = 1.0  # copy that moves the channel axis across the pixels
+_NS_FLOP = 1.0 / 220.0  # BLAS sgemm, both cores
+_NS_PLAN = 50_000.0  # fixed cost of one more im2col + GEMM pass per batch
+
+
+def _strided_ns(run: int) -> float:
+    """Strided copy with contiguous inner runs of ``run`` elements: numpy
+    pays a fixed overhead per inner loop on top of the per-element cost."""
+    return 0.3 + 8.0 / run
+
+
+def _add_ns(run: int) -> float:
+    """Strided in-place add with inner runs of ``run`` elements."""
+    return 0.75 + 10.0 / run
+
+
 # Intermediates beyond this fall out of the last-level cache and slow every
 # copy, so the batch is split below it even when max_memory allows more.
-_CACHE_CHUNK_BYTES = 24 << 20
-# Below this many GEMM columns per sample, the batch joins the GEMM columns:
-# thin per-sample GEMMs run far below BLAS peak.
+_CACHE_CHUNK_BYTES = 16 << 20
+# Per-sample GEMMs thinner than this many columns, or smaller than this many
+# multiply-adds, run far below BLAS peak; the batch then joins the columns.
 _MIN_GEMM_COLUMNS = 256
+_MIN_GEMM_MACS = 1 << 21
+# Output elements per block of the final scatter (about half an L2 cache).
+_BLOCK_ELEMENTS = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -113,7 +140,8 @@ def _make_group(k: int, phases: Sequence[_PhaseTaps]) -> _Group:
         counts=tuple(count for _, count, _ in phases),
         starts=tuple(e - u_lo for e in es),
         taps=tuple(
-            tuple(offs.get(m - e, k) for m in range(shifts)) for e, (_, _, offs) in zip(es, phases, strict=True)
+            tuple(offs.get(m - e, k) for m in range(shifts))
+            for e, (_, _, offs) in zip(es, phases, strict=True)
         ),
         shifts=shifts,
         u_lo=u_lo,
@@ -137,23 +165,28 @@ class _Plan:
     groups: tuple[_Group, ...]
     identity: bool  # one shift reading exactly x: x itself is the patch
     columns: int  # GEMM columns per sample, junk row ends included
-    rows: int  # phases x C_out
+    rows: int  # phases x C_out, over all conv groups
     shifts: int
     merged: bool  # batch folded into the GEMM columns
     tail: int  # the largest shift reads this far past the padded planes
 
     @staticmethod
-    def of(axes: Sequence[_Axis], groups: Sequence[_Group], c_out: int) -> _Plan:
+    def of(axes: Sequence[_Axis], groups: Sequence[_Group], cig: int, cog: int, n_groups: int) -> _Plan:
         padded = [g.padded for g in groups]
         columns = groups[0].width * math.prod(padded[1:])
-        merged = columns < _MIN_GEMM_COLUMNS
+        shifts = math.prod(g.shifts for g in groups)
+        rows = cog * math.prod(len(g.phases) for g in groups)
+        merged = columns < _MIN_GEMM_COLUMNS or rows * cig * shifts * columns < _MIN_GEMM_MACS
+        rows *= n_groups
         return _Plan(
             groups=tuple(groups),
             identity=not merged
-            and all(g.shifts == 1 and g.u_lo == 0 and g.width == ax.n for ax, g in zip(axes, groups, strict=True)),
+            and all(
+                g.shifts == 1 and g.u_lo == 0 and g.width == ax.n for ax, g in zip(axes, groups, strict=True)
+            ),
             columns=columns,
-            rows=c_out * math.prod(len(g.phases) for g in groups),
-            shifts=math.prod(g.shifts for g in groups),
+            rows=rows,
+            shifts=shifts,
             merged=merged,
             tail=sum((g.shifts - 1) * math.prod(padded[a + 1 :]) for a, g in enumerate(groups)),
         )
@@ -170,21 +203,11 @@ class _Plan:
         """Modelled ns per sample: padded copy, patch slices, GEMM."""
         run = self.groups[-1].width
         flops = 2 * cig * self.rows * self.shifts * self.columns
-        return (
-            _strided_ns(run) * self.padded_size(c_in)
-            + _NS_FLAT * self.patch_size(c_in)
-            + _NS_FLOP * flops
-        )
+        return _strided_ns(run) * self.padded_size(c_in) + _NS_FLAT * self.patch_size(c_in) + _NS_FLOP * flops
 
-    def scratch(self, c_in: int) -> int:
-        """Elements of intermediates per sample."""
-        return self.padded_size(c_in) + self.patch_size(c_in) + self.rows * self.columns
-
-
-def _strided_ns(run: int) -> float:
-    """Modelled ns per element of a strided numpy copy with inner runs ``run``:
-    each inner loop has a fixed overhead on top of the per-element cost."""
-    return 0.3 + 8.0 / run
+    def im2col(self, c_in: int) -> int:
+        """Elements per sample of the padded copy plus patches."""
+        return self.padded_size(c_in) + self.patch_size(c_in)
 
 
 class _Arena:
@@ -205,29 +228,140 @@ class _Arena:
         return view
 
 
-def _phase_weights(w: Array, groups: Sequence[_Group], n_groups: int) -> Array:
-    """Weights as (G, shifts x cig, phases x cog), zero for padded taps.
+@functools.cache
+def _pool() -> ThreadPoolExecutor:
+    """Shared by all calls; its idle threads cost nothing."""
+    return ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="deconv-engine")
 
-    Each (phase, shift) pair is one contiguous (cig, cog) block of the
-    per-tap transposed kernel; the GEMM reads the result transposed, which
-    BLAS does without a copy.
+
+@functools.cache
+def _workers() -> int:
+    """Threads for copies and adds, as many as BLAS gets (numpy alone would
+    run them on one core)."""
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        if os.environ.get(var, "").isdigit() and int(os.environ[var]) > 0:
+            return min(8, int(os.environ[var]))
+    try:
+        return max(1, min(8, len(os.sched_getaffinity(0))))
+    except AttributeError:  # not on Linux
+        return max(1, min(8, os.cpu_count() or 1))
+
+
+Job = Callable[[], object]
+Pairs = Sequence[tuple[Array, Array]]  # (destination, source) views
+BlockFn = Callable[[Pairs, Array | None, tuple[slice, ...]], None]
+
+
+def _run(jobs: Sequence[Job]) -> None:
+    """Run memory-bound jobs on the pool (numpy releases the GIL in them)."""
+    if len(jobs) <= 1 or _workers() == 1:
+        for job in jobs:
+            job()
+        return
+    for future in [_pool().submit(job) for job in jobs]:
+        future.result()
+
+
+def _parts(shape: Sequence[int]) -> list[tuple[slice, ...]]:
+    """Index tuples splitting the first long-enough leading axis per worker."""
+    n = _workers()
+    for axis, size in enumerate(shape[:3]):
+        if size >= n:
+            bounds = [size * i // n for i in range(n + 1)]
+            return [(slice(None),) * axis + (slice(a, b),) for a, b in itertools.pairwise(bounds)]
+    return [()]
+
+
+def _copy_jobs(dst: Array, src: Array) -> list[Job]:
+    """Jobs copying src into dst, split among the workers."""
+    return [functools.partial(np.copyto, dst[part], src[part]) for part in _parts(dst.shape)]
+
+
+def _assign_all(pairs: Pairs, bias: Array | None, index: tuple[slice, ...]) -> None:
+    """dst = src (+ bias of shape (1, G, cog, 1...)) within one block."""
+    for dst, src in pairs:
+        if bias is None:
+            np.copyto(dst[index], src[index])
+        else:
+            np.add(src[index], bias[(slice(None), *index[1:])], out=dst[index])
+
+
+def _add_all(pairs: Pairs, _bias: Array | None, index: tuple[slice, ...]) -> None:
+    """dst += src within one block (the bias, if any, is already in dst)."""
+    for dst, src in pairs:
+        dst[index] += src[index]
+
+
+def _block_jobs(fn: BlockFn, pairs: Pairs, shape: Sequence[int], bias: Array | None) -> list[Job]:
+    """Jobs applying fn to every pair, block by block of (sample, channels).
+
+    The pairs interleave into the same output (stride phases, or taps), so
+    doing all of them per block while it sits in cache saves one trip to
+    memory per pair.  Blocks are shared out evenly among the workers.
+    """
+    nb, n_groups, cog = shape[:3]
+    per_channel = max(1, math.prod(shape[3:]))
+    channels = max(1, _BLOCK_ELEMENTS // per_channel)
+    blocks: list[tuple[slice, ...]]
+    if channels >= n_groups * cog:
+        # Whole samples fit: blocks of several samples.
+        step = channels // (n_groups * cog)
+        blocks = [(slice(n, n + step),) for n in range(0, nb, step)]
+    else:
+        if n_groups == 1 or channels < cog:
+            step = min(channels, cog)
+            spans = [
+                (slice(g, g + 1), slice(c, c + step)) for g in range(n_groups) for c in range(0, cog, step)
+            ]
+        else:
+            step = channels // cog
+            spans = [(slice(g, g + step), slice(None)) for g in range(0, n_groups, step)]
+        blocks = [(slice(n, n + 1), *span) for n in range(nb) for span in spans]
+    workers = min(_workers(), len(blocks))
+    bounds = [len(blocks) * i // workers for i in range(workers + 1)]
+    return [
+        functools.partial(_each_block, fn, pairs, bias, blocks[a:b]) for a, b in itertools.pairwise(bounds)
+    ]
+
+
+def _each_block(
+    fn: BlockFn,
+    pairs: Pairs,
+    bias: Array | None,
+    blocks: Sequence[tuple[slice, ...]],
+) -> None:
+    for index in blocks:
+        fn(pairs, bias, index)
+
+
+def _per_tap(w: Array, n_groups: int) -> Array:
+    """Kernel as (G, k..., cig, cog): one contiguous (cig, cog) block per tap.
+
+    Cheap to produce because cog stays innermost.
     """
     c_in, cog = w.shape[:2]
-    cig = c_in // n_groups
-    ks = w.shape[2:]
-    dims = len(ks)
-    # (G, k..., cig, cog): cheap to produce, since cog stays innermost.
-    per_tap = np.ascontiguousarray(
-        np.moveaxis(w.reshape(n_groups, cig, cog, *ks), (1, 2), (1 + dims, 2 + dims))
-    )
+    dims = w.ndim - 2
+    w4 = w.reshape(n_groups, c_in // n_groups, cog, *w.shape[2:])
+    return np.ascontiguousarray(np.moveaxis(w4, (1, 2), (1 + dims, 2 + dims)))
+
+
+def _phase_weights(per_tap: Array, groups: Sequence[_Group]) -> Array:
+    """Weights as (G, shifts x cig, phases x cog), zero for padded taps.
+
+    The GEMM reads this transposed, which BLAS does without a copy.
+    """
+    n_groups, cig, cog = per_tap.shape[0], per_tap.shape[-2], per_tap.shape[-1]
+    ks = per_tap.shape[1:-2]
     shifts = [g.shifts for g in groups]
     nph = [len(g.phases) for g in groups]
-    wk = np.zeros((n_groups, *shifts, cig, *nph, cog), dtype=w.dtype)
+    wk = np.zeros((n_groups, *shifts, cig, *nph, cog), dtype=per_tap.dtype)
     for ps in itertools.product(*(range(p) for p in nph)):
         for ms in itertools.product(*(range(t) for t in shifts)):
             js = tuple(g.taps[p][m] for g, p, m in zip(groups, ps, ms, strict=True))
             if all(j < k for j, k in zip(js, ks, strict=True)):
-                wk[(slice(None), *ms, slice(None), *ps)] = per_tap[(slice(None), *js)]
+                dst: tuple[Any, ...] = (slice(None), *ms, slice(None), *ps)
+                src: tuple[Any, ...] = (slice(None), *js)
+                wk[dst] = per_tap[src]
     return wk.reshape(n_groups, math.prod(shifts) * cig, math.prod(nph) * cog)
 
 
@@ -248,42 +382,44 @@ def _phase_gemm(
     xg = x.reshape(nb, n_groups, cig, *x.shape[2:])
     outg = out.reshape(nb, n_groups, cog, *out.shape[2:])
     bias_g = None if bias is None else bias.reshape(1, n_groups, cog, *[1] * dims)
-    for plan, wk in plans:
-        arena.used = 0
+    # Every plan's result stays until one blocked pass scatters them all.
+    arena.used = 0
+    ys = [
+        arena.take(n_groups, plan.rows // n_groups, nb * plan.columns)
+        if plan.merged
+        else arena.take(nb, n_groups, plan.rows // n_groups, plan.columns)
+        for plan, _ in plans
+    ]
+    keep = arena.used
+    pairs = []
+    for (plan, wk), y in zip(plans, ys, strict=True):
+        arena.used = keep
         wmat = wk.transpose(0, 2, 1)
-        rows = plan.rows // n_groups
         if plan.identity:
-            y = arena.take(nb, n_groups, rows, plan.columns)
             np.matmul(wmat, xg.reshape(nb, n_groups, cig, -1), out=y)
-        elif plan.merged:
-            patches = _patches(xg, axes, plan, arena)
-            y = arena.take(n_groups, rows, nb * plan.columns)
-            np.matmul(wmat, patches, out=y)
         else:
-            patches = _patches(xg, axes, plan, arena)
-            y = arena.take(nb, n_groups, rows, plan.columns)
-            np.matmul(wmat, patches, out=y)
-        window = (plan.groups[0].width, *(g.padded for g in plan.groups[1:]))
+            np.matmul(wmat, _patches(xg, axes, plan, arena), out=y)
+        # A sample's GEMM columns: patch rows by padded extents of the rest.
+        grid = (plan.groups[0].width, *(g.padded for g in plan.groups[1:]))
         nph = [len(g.phases) for g in plan.groups]
         if plan.merged:
-            yv = np.moveaxis(y.reshape(n_groups, *nph, cog, nb, *window), 2 + dims, 0)
+            yv = np.moveaxis(y.reshape(n_groups, *nph, cog, nb, *grid), 2 + dims, 0)
         else:
-            yv = y.reshape(nb, n_groups, *nph, cog, *window)
+            yv = y.reshape(nb, n_groups, *nph, cog, *grid)
         for ps in itertools.product(*(range(p) for p in nph)):
-            src = yv[
-                (slice(None), slice(None))
-                + ps
-                + (slice(None),)
-                + tuple(slice(g.starts[p], g.starts[p] + g.counts[p]) for g, p in zip(plan.groups, ps, strict=True))
-            ]
+            windows = (
+                slice(g.starts[p], g.starts[p] + g.counts[p]) for g, p in zip(plan.groups, ps, strict=True)
+            )
+            index: tuple[Any, ...] = (slice(None), slice(None), *ps, slice(None), *windows)
+            src = yv[index]
             dst = outg[
                 (slice(None),) * 3
-                + tuple(slice(g.phases[p], None, ax.s) for ax, g, p in zip(axes, plan.groups, ps, strict=True))
+                + tuple(
+                    slice(g.phases[p], None, ax.s) for ax, g, p in zip(axes, plan.groups, ps, strict=True)
+                )
             ]
-            if bias_g is None:
-                np.copyto(dst, src)
-            else:
-                np.add(src, bias_g, out=dst)
+            pairs.append((dst, src))
+    _run(_block_jobs(_assign_all, pairs, outg.shape, bias_g))
 
 
 def _patches(xg: Array, axes: Sequence[_Axis], plan: _Plan, arena: _Arena) -> Array:
@@ -313,19 +449,18 @@ def _patches(xg: Array, axes: Sequence[_Axis], plan: _Plan, arena: _Arena) -> Ar
     src = xg[(slice(None),) * 3 + tuple(src_idx)]
     if plan.merged:
         src = src.transpose(1, 2, 0, *range(3, 3 + dims))
-    np.copyto(body[(slice(None),) * 3 + tuple(dst_idx)], src)
+    _run(_copy_jobs(body[(slice(None),) * 3 + tuple(dst_idx)], src))
     if plan.shifts == 1:
         cols = body.reshape(*lead, plane)
     else:
         shape = (n_groups, plan.shifts, cig, nb) if plan.merged else (nb, n_groups, plan.shifts, cig)
         cols = arena.take(*shape, plan.columns)
+        jobs: list[Job] = []
         for i, ms in enumerate(itertools.product(*(range(g.shifts) for g in plan.groups))):
             off = sum((g.shifts - 1 - m) * st for g, m, st in zip(plan.groups, ms, strides, strict=True))
             shifted = flat[off : off + size].reshape(*lead, plane)[..., : plan.columns]
-            if plan.merged:
-                cols[:, i] = shifted
-            else:
-                cols[:, :, i] = shifted
+            jobs += _copy_jobs(cols[:, i] if plan.merged else cols[:, :, i], shifted)
+        _run(jobs)
     if plan.merged:
         return cols.reshape(n_groups, -1, nb * plan.columns)
     return cols.reshape(nb, n_groups, -1, plan.columns)
@@ -352,6 +487,7 @@ def _columns(x: Array, w: Array, out: Array, axes: Sequence[_Axis], n_groups: in
     cols = cols.reshape(nb, n_groups, cog, *(ax.k for ax in axes), *x.shape[2:])
     outg = out.reshape(nb, n_groups, cog, *out.shape[2:])
     ranges = [[_tap_range(ax, j) for j in range(ax.k)] for ax in axes]
+    pairs = []
     for js in itertools.product(*(range(ax.k) for ax in axes)):
         rs = [ranges[a][j] for a, j in enumerate(js)]
         if any(i1 == i0 for i0, i1, _ in rs):
@@ -359,9 +495,14 @@ def _columns(x: Array, w: Array, out: Array, axes: Sequence[_Axis], n_groups: in
         src = cols[(slice(None),) * 3 + js + tuple(slice(i0, i1) for i0, i1, _ in rs)]
         dst = outg[
             (slice(None),) * 3
-            + tuple(slice(t0, t0 + (i1 - i0 - 1) * ax.s + 1, ax.s) for ax, (i0, i1, t0) in zip(axes, rs, strict=True))
+            + tuple(
+                slice(t0, t0 + (i1 - i0 - 1) * ax.s + 1, ax.s)
+                for ax, (i0, i1, t0) in zip(axes, rs, strict=True)
+            )
         ]
-        dst += src
+        pairs.append((dst, src))
+    # Taps overlap in the output, so each block is owned by one job.
+    _run(_block_jobs(_add_all, pairs, outg.shape, None))
 
 
 def _pointwise(
@@ -400,6 +541,79 @@ def _pointwise(
         dst += src
 
 
+def _channels_last_weights(w: Array, groups: Sequence[_Group]) -> Array:
+    """Weights as (C_in, shifts x phases x C_out) for the channels-last GEMM."""
+    c_in, c_out = w.shape[:2]
+    ks = w.shape[2:]
+    # (C_in, k..., C_out): one small transpose per input channel.
+    per_tap = np.ascontiguousarray(np.moveaxis(w, 1, -1))
+    shifts = [g.shifts for g in groups]
+    nph = [len(g.phases) for g in groups]
+    wc = np.zeros((c_in, *shifts, *nph, c_out), dtype=w.dtype)
+    for ps in itertools.product(*(range(p) for p in nph)):
+        for ms in itertools.product(*(range(t) for t in shifts)):
+            js = tuple(g.taps[p][m] for g, p, m in zip(groups, ps, ms, strict=True))
+            if all(j < k for j, k in zip(js, ks, strict=True)):
+                dst: tuple[Any, ...] = (slice(None), *ms, *ps)
+                src: tuple[Any, ...] = (slice(None), *js)
+                wc[dst] = per_tap[src]
+    return wc.reshape(c_in, -1)
+
+
+def _channels_last(
+    x: Array,
+    out: Array,
+    axes: Sequence[_Axis],
+    groups: Sequence[_Group],
+    wc: Array,
+    bias: Array | None,
+    arena: _Arena,
+) -> None:
+    """Channels-last col2im for one chunk (one conv group, one phase group).
+
+    The GEMM runs over (sample, pixel) rows with every tap's contribution
+    laid out (shift, phase, C_out) per row, so the overlap-add is one
+    contiguous add per shift into a (sample, u..., phase, C_out) buffer.
+    Suits small images with many channels, where NC-first rows are short.
+    """
+    nb, c_in = x.shape[:2]
+    c_out = out.shape[1]
+    dims = len(axes)
+    arena.used = 0
+    xcl = arena.take(nb, *x.shape[2:], c_in)
+    _run(_copy_jobs(xcl, np.moveaxis(x, 1, -1)))
+    z = arena.take(xcl.size // c_in, wc.shape[1])
+    np.matmul(xcl.reshape(-1, c_in), wc, out=z)
+    shifts = [g.shifts for g in groups]
+    nph = [len(g.phases) for g in groups]
+    zv = z.reshape(nb, *x.shape[2:], math.prod(shifts), math.prod(nph) * c_out)
+    # Buffer positions u = i + shift, widened to every phase's window.
+    lows = [min(0, g.u_lo) for g in groups]
+    highs = [max(ax.n + g.shifts - 1, g.u_lo + g.width) for ax, g in zip(axes, groups, strict=True)]
+    buf = arena.take(nb, *(h - lo for lo, h in zip(lows, highs, strict=True)), math.prod(nph) * c_out)
+    buf.fill(0)
+    adds = []
+    for i, ms in enumerate(itertools.product(*(range(t) for t in shifts))):
+        window = tuple(slice(m - lo, m - lo + ax.n) for m, lo, ax in zip(ms, lows, axes, strict=True))
+        adds.append((buf[(slice(None), *window)], zv[(slice(None),) * (1 + dims) + (i,)]))
+    _run([functools.partial(_add_all, adds, None, part) for part in _parts((nb,))])
+    # (n, 1, C_out, u..., phases...) to match the output's (n, group, channel) blocks
+    bv = np.moveaxis(buf.reshape(*buf.shape[:-1], *nph, c_out), -1, 1)[:, None]
+    outg = out[:, None]
+    pairs = []
+    for ps in itertools.product(*(range(p) for p in nph)):
+        windows = (
+            slice(g.u_lo + g.starts[p] - lo, g.u_lo + g.starts[p] - lo + g.counts[p])
+            for g, p, lo in zip(groups, ps, lows, strict=True)
+        )
+        index: tuple[Any, ...] = (slice(None), slice(None), slice(None), *windows, *ps)
+        src = bv[index]
+        phases = (slice(g.phases[p], None, ax.s) for ax, g, p in zip(axes, groups, ps, strict=True))
+        dst = outg[(slice(None), slice(None), slice(None), *phases)]
+        pairs.append((dst, src))
+    _run(_block_jobs(_assign_all, pairs, outg.shape, None if bias is None else bias[None, None]))
+
+
 def conv_transpose(
     x: Array,
     w: Array,
@@ -412,20 +626,25 @@ def conv_transpose(
     max_memory: int | None = None,
     progress: Progress | None = None,
 ) -> Array:
-    """Transposed convolution of ``x`` (N, C_in, *spatial) with PyTorch-layout
-    ``w`` (C_in, C_out // groups, *k); computes and returns in ``x.dtype``.
+    """Transposed convolution of ``x`` (N, C_in, *spatial) with ``w``
+    (C_in, C_out // groups, *k) in PyTorch's layout; 1 to 3 spatial axes.
 
-    ``max_memory`` bounds the engine's per-sample intermediates (not x, the
-    weights or the output) by splitting the batch; one sample always runs,
-    even over budget.  ``progress(done, total)`` gets the number of samples
-    processed after each chunk.
+    Per axis, ``stride``, ``dilation`` and ``crop`` = (L, R) give an output
+    of length (n - 1)*s + d*(k - 1) + 1 - L - R; negative crops add zeros.
+    Arguments are assumed valid.  Computes in and returns ``x.dtype``; ``w``
+    and ``bias`` (C_out,) are cast to it.
+
+    ``max_memory`` (bytes, default 1 GiB) bounds the intermediates by
+    splitting the batch; one sample always runs, even over budget.  Not
+    counted: x, the output and kernel-sized rearrangements of w.
+    ``progress(done, total)`` is called from this thread with the number of
+    samples done after each chunk.
     """
     dtype = x.dtype
     x = np.ascontiguousarray(x)
     w = np.ascontiguousarray(w, dtype=dtype)
     batch, c_in = x.shape[:2]
     c_out = w.shape[1] * groups
-    cig = c_in // groups
     axes = []
     for n, k, s, d, (lo, hi) in zip(x.shape[2:], w.shape[2:], stride, dilation, crop, strict=True):
         o = (n - 1) * s + d * (k - 1) + 1 - lo - hi
@@ -437,62 +656,102 @@ def conv_transpose(
     bias_b = None if bias is None else np.asarray(bias, dtype=dtype).reshape(c_out, *[1] * dims)
     budget = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
 
-    pointwise = all(ax.n == 1 for ax in axes)
-    direct = pointwise and all(ax.d == 1 and ax.lo == 0 and ax.o == ax.k for ax in axes)
-    phases = [_phase_taps(ax) for ax in axes]
-    covered = all(sum(count for _, count, _ in ph) == ax.o for ax, ph in zip(axes, phases, strict=True))
-    plans: list[_Plan] = []
-    use_columns = False
-    tail = 0
-    if pointwise:
-        scratch = c_out * math.prod(ax.k for ax in axes)
-    elif all(phases):
-        plans = min(
-            (
-                [_Plan.of(axes, combo, c_out) for combo in itertools.product(*option)]
-                for option in itertools.product(*(_axis_options(ax) for ax in axes))
-            ),
-            key=lambda ps: batch * sum(p.cost(cig, c_in) for p in ps) + _NS_PLAN * len(ps),
-        )
-        taps_in = math.prod(ax.k * ax.n for ax in axes)
-        col_cost = (_add_ns(axes[-1].n) + _NS_FLOP * 2 * cig) * c_out * taps_in
-        if col_cost < sum(p.cost(cig, c_in) for p in plans):
-            use_columns, plans = True, []
-            scratch = c_out * taps_in
-        else:
-            scratch = max(p.scratch(c_in) for p in plans)
-            tail = max(p.tail for p in plans)
-    else:
-        # Every output lies in the zero extension: only the bias remains.
-        scratch = 0
-
-    # Outputs the GEMM paths never write must hold zero (or the bias) first.
-    if direct or (plans and covered):
+    kind, scratch, covered, plans, shared = _strategy(tuple(axes), batch, c_in, c_out, groups)
+    # Outputs the strategy never writes must hold zero (or the bias) first.
+    if covered:
         out = np.empty(out_shape, dtype=dtype)
     else:
         out = np.zeros(out_shape, dtype=dtype)
         if bias_b is not None:
             out += bias_b
-    chunk = min(batch, max(1, min(budget, _CACHE_CHUNK_BYTES) // max(1, scratch * dtype.itemsize)))
     if scratch == 0:
-        chunk = batch
-    arena = _Arena(chunk * scratch + tail, dtype)
-    weighted = [(plan, _phase_weights(w, plan.groups, groups)) for plan in plans]
+        chunk = max(1, batch)
+    else:
+        chunk = max(1, min(batch, min(budget, _CACHE_CHUNK_BYTES) // (scratch * dtype.itemsize)))
+    arena = _Arena(chunk * scratch + max((p.tail for p in plans), default=0), dtype)
+    if kind == "phase":
+        per_tap = _per_tap(w, groups)
+        weighted = [(plan, _phase_weights(per_tap, plan.groups)) for plan in plans]
+    elif kind == "channels_last":
+        wc = _channels_last_weights(w, shared)
     for start in range(0, batch, chunk):
         stop = min(start + chunk, batch)
-        if pointwise:
-            _pointwise(x[start:stop], w, out[start:stop], axes, groups, direct, arena)
-        elif use_columns:
-            _columns(x[start:stop], w, out[start:stop], axes, groups, arena)
-        elif plans:
-            _phase_gemm(x[start:stop], out[start:stop], axes, weighted, groups, bias_b, arena)
+        xs, outs = x[start:stop], out[start:stop]
+        if kind == "pointwise":
+            _pointwise(xs, w, outs, axes, groups, covered, arena)
+        elif kind == "columns":
+            _columns(xs, w, outs, axes, groups, arena)
+        elif kind == "phase":
+            _phase_gemm(xs, outs, axes, weighted, groups, bias_b, arena)
+        elif kind == "channels_last":
+            _channels_last(xs, outs, axes, shared, wc, bias_b, arena)
         if progress is not None:
             progress(stop, batch)
-    if direct and bias_b is not None:
+    if kind == "pointwise" and covered and bias_b is not None:
         out += bias_b
     return out
 
 
-def _add_ns(run: int) -> float:
-    """Modelled ns per element of a strided in-place add with inner runs ``run``."""
-    return 0.75 + 10.0 / run
+@functools.lru_cache(maxsize=64)
+def _strategy(
+    axes: tuple[_Axis, ...], batch: int, c_in: int, c_out: int, n_groups: int
+) -> tuple[str, int, bool, tuple[_Plan, ...], tuple[_Group, ...]]:
+    """(kind, scratch elements per sample, whether every output gets
+    written, phase plans, shared phase groups); cached since it only
+    depends on shapes and costs about as much as a small layer."""
+    if all(ax.n == 1 for ax in axes):
+        # No intermediates when the GEMM can write the output in place.
+        direct = all(ax.d == 1 and ax.lo == 0 and ax.o == ax.k for ax in axes)
+        scratch = 0 if direct and n_groups == 1 else c_out * math.prod(ax.k for ax in axes)
+        return "pointwise", scratch, direct, (), ()
+    if not all(_phase_taps(ax) for ax in axes):
+        # Every output lies in the zero extension: only the bias remains.
+        return "none", 0, False, (), ()
+    kind, scratch, plans, shared = _choose(axes, batch, c_in, c_out, n_groups)
+    every_phase = all(sum(count for _, count, _ in _phase_taps(ax)) == ax.o for ax in axes)
+    return kind, scratch, every_phase and kind != "columns", tuple(plans), tuple(shared)
+
+
+def _choose(
+    axes: Sequence[_Axis], batch: int, c_in: int, c_out: int, n_groups: int
+) -> tuple[str, int, list[_Plan], list[_Group]]:
+    """Cheapest strategy by the cost model: (kind, scratch per sample, phase
+    plans, shared phase groups for the channels-last path)."""
+    cig = c_in // n_groups
+    spatial_in = math.prod(ax.n for ax in axes)
+    outputs = c_out * math.prod(ax.o for ax in axes)
+    plans = min(
+        (
+            [_Plan.of(axes, combo, cig, c_out // n_groups, n_groups) for combo in itertools.product(*option)]
+            for option in itertools.product(*(_axis_options(ax) for ax in axes))
+        ),
+        key=lambda ps: batch * sum(p.cost(cig, c_in) for p in ps) + _NS_PLAN * len(ps),
+    )
+    last_q = max(1, axes[-1].o // axes[-1].s)
+    taps_in = c_out * math.prod(ax.k for ax in axes) * spatial_in
+    # (ns per sample, scratch elements per sample) of each candidate
+    costs = {
+        "phase": (
+            sum(p.cost(cig, c_in) for p in plans) + _strided_ns(last_q) * outputs,
+            sum(p.rows * p.columns for p in plans) + max(p.im2col(c_in) for p in plans),
+        ),
+        "columns": ((_add_ns(axes[-1].n) + _NS_FLOP * 2 * cig) * taps_in, taps_in),
+    }
+    shared = [_make_group(ax.k, _phase_taps(ax)) for ax in axes]
+    if n_groups == 1:
+        row = c_out * math.prod(g.shifts * len(g.phases) for g in shared)
+        buf = c_out * math.prod(
+            len(g.phases) * (max(ax.n + g.shifts - 1, g.u_lo + g.width) - min(0, g.u_lo))
+            for ax, g in zip(axes, shared, strict=True)
+        )
+        costs["channels_last"] = (
+            _NS_TRANSPOSE * (c_in * spatial_in + outputs)
+            + (_NS_FLOP * 2 * c_in + _NS_CONTIG_ADD) * row * spatial_in,
+            c_in * spatial_in + row * spatial_in + buf,
+        )
+    kind = _pick({k: cost for k, (cost, _) in costs.items()})
+    return kind, costs[kind][1], plans, shared
+
+
+def _pick(costs: dict[str, float]) -> str:
+    return min(costs, key=costs.__getitem__)
