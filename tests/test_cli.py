@@ -15,14 +15,6 @@ from typer.testing import CliRunner
 from deconv_cli import cli
 from deconv_cli.errors import ExitCode
 
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(cli.app, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
-
 
 @pytest.mark.parametrize(
     ("args", "stdout"),
@@ -39,12 +31,12 @@ def run(*args: str) -> tuple[int, str, str]:
         ("shape --in 4 --kernel-size 3 --stride 1 --dilation 2 --padding same", "4\n"),
     ],
 )
-def test_piped_shape_prints_the_bare_sizes(args, stdout):
-    assert run(*args.split()) == (0, stdout, "")
+def test_piped_shape_prints_the_bare_sizes(args, stdout, cli_run):
+    assert cli_run(*args.split()) == (0, stdout, "")
 
 
-def test_shape_json_has_output_candidates_crop_and_every_framework():
-    code, stdout, _ = run("shape", "--in", "2", "--k", "3", "--s", "2", "--padding", "same", "--json")
+def test_shape_json_has_output_candidates_crop_and_every_framework(cli_run):
+    code, stdout, _ = cli_run("shape", "--in", "2", "--k", "3", "--s", "2", "--padding", "same", "--json")
     data = json.loads(stdout)
     assert code == 0
     assert (data["output"], data["candidates"], data["crop"]) == ([4], [[3, 4]], [[0, 1]])
@@ -59,8 +51,8 @@ def test_shape_json_has_output_candidates_crop_and_every_framework():
     }
 
 
-def test_shape_json_shows_how_torch_reproduces_the_tf_crop():
-    _, stdout, _ = run("shape", "--in", "2", "--k", "3", "--s", "2", "--padding", "same", "--json")
+def test_shape_json_shows_how_torch_reproduces_the_tf_crop(cli_run):
+    _, stdout, _ = cli_run("shape", "--in", "2", "--k", "3", "--s", "2", "--padding", "same", "--json")
     assert json.loads(stdout)["frameworks"]["torch"] == {
         "output": [5],
         "crop": [[0, 0]],
@@ -71,21 +63,23 @@ def test_shape_json_shows_how_torch_reproduces_the_tf_crop():
     }
 
 
-def test_shape_json_reports_a_framework_that_cannot_build_the_layer():
-    _, stdout, _ = run("shape", "--in", "4", "--k", "3", "--s", "2", "--d", "2", "--json")
+def test_shape_json_reports_a_framework_that_cannot_build_the_layer(cli_run):
+    _, stdout, _ = cli_run("shape", "--in", "4", "--k", "3", "--s", "2", "--d", "2", "--json")
     assert json.loads(stdout)["frameworks"]["keras"] == {
         "error": "keras: strides > 1 not supported in conjunction with dilation_rate > 1 "
         "(got strides=2, dilation_rate=2); use --s 1 or --d 1"
     }
 
 
-def test_pad_piped_lists_each_solution_on_a_line():
-    code, stdout, _ = run("pad", "--in", "8", "--out", "16", "--k", "4", "--s", "2", "-f", "torch")
+def test_pad_piped_lists_each_solution_on_a_line(cli_run):
+    code, stdout, _ = cli_run("pad", "--in", "8", "--out", "16", "--k", "4", "--s", "2", "-f", "torch")
     assert (code, stdout) == (0, "torch\tk=4\ts=2\td=1\tcrop=1:1\tpadding=[1], output_padding=[0]\n")
 
 
-def test_pad_json_names_torch_padding_and_output_padding():
-    code, stdout, _ = run("pad", "--in", "3", "--out", "6", "--k", "3", "--s", "2", "-f", "torch", "--json")
+def test_pad_json_names_torch_padding_and_output_padding(cli_run):
+    code, stdout, _ = cli_run(
+        "pad", "--in", "3", "--out", "6", "--k", "3", "--s", "2", "-f", "torch", "--json"
+    )
     assert code == 0
     assert json.loads(stdout) == {
         "solutions": [
@@ -115,8 +109,8 @@ def test_pad_json_names_torch_padding_and_output_padding():
     }
 
 
-def test_pad_search_ranks_even_overlap_then_symmetric_first():
-    _, stdout, _ = run("pad", "--in", "8", "--out", "16", "-f", "torch", "--limit", "3")
+def test_pad_search_ranks_even_overlap_then_symmetric_first(cli_run):
+    _, stdout, _ = cli_run("pad", "--in", "8", "--out", "16", "-f", "torch", "--limit", "3")
     assert stdout.splitlines() == [
         "torch\tk=2\ts=2\td=1\tcrop=0:0\tpadding=[0], output_padding=[0]",
         "torch\tk=4\ts=2\td=1\tcrop=1:1\tpadding=[1], output_padding=[0]",
@@ -124,8 +118,8 @@ def test_pad_search_ranks_even_overlap_then_symmetric_first():
     ]
 
 
-def test_pad_without_solution_exits_1_naming_the_nearest_sizes():
-    assert run("pad", "--in", "3", "--out", "60", "--k", "3", "--s", "2") == (
+def test_pad_without_solution_exits_1_naming_the_nearest_sizes(cli_run):
+    assert cli_run("pad", "--in", "3", "--out", "60", "--k", "3", "--s", "2") == (
         1,
         "",
         "deconv: error: no setting turns 3 into 60; nearest reachable: 8\n",
@@ -166,16 +160,16 @@ def test_pad_without_solution_exits_1_naming_the_nearest_sizes():
         ("shape --in 3", "Missing option '--k' / '--kernel-size'. (see 'deconv shape --help')"),
     ],
 )
-def test_bad_input_exits_2_with_one_line_naming_the_problem(args, message):
-    assert run(*args.split()) == (2, "", f"deconv: error: {message}\n")
+def test_bad_input_exits_2_with_one_line_naming_the_problem(args, message, cli_run):
+    assert cli_run(*args.split()) == (2, "", f"deconv: error: {message}\n")
 
 
-def test_interrupt_exits_130(monkeypatch):
+def test_interrupt_exits_130(monkeypatch, cli_run):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
     monkeypatch.setattr("deconv_cli.shape.shape", interrupted)
-    assert run("shape", "--in", "3", "--k", "3") == (130, "", "deconv: error: interrupted\n")
+    assert cli_run("shape", "--in", "3", "--k", "3") == (130, "", "deconv: error: interrupted\n")
 
 
 def test_exit_codes_are_the_documented_contract():
@@ -232,7 +226,7 @@ ARGUMENT_WORDS = [
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.sampled_from(ARGUMENT_WORDS) | st.text(max_size=6), max_size=10))
 def test_no_arguments_whatever_produce_a_traceback(words):
-    result = runner.invoke(cli.app, words)
+    result = CliRunner().invoke(cli.app, words)
     assert result.exception is None or isinstance(result.exception, SystemExit)
     assert result.exit_code in (0, 1, 2)
     assert "Traceback" not in result.stdout + result.stderr

@@ -7,22 +7,14 @@ import io
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
-from typer.testing import CliRunner
 
-from deconv_cli import cli, conv_transpose, draw, explain, parse
+from deconv_cli import conv_transpose, draw, explain, parse
 from deconv_cli.errors import DeconvError
 from deconv_cli.execute import full_result
 from deconv_cli.geometry import Axis
 
-runner = CliRunner()
 TUTORIAL_X = np.array([[1.0, 1.0], [2.0, 2.0]])
 TUTORIAL = "--in 2,2 --k 3 --s 2 --padding same"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(cli.app, list(args), env={"COLUMNS": "100"})
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def text(lines: str) -> list[str]:
@@ -129,9 +121,11 @@ def test_a_large_2d_layer_is_condensed_within_100_columns():
     )
 
 
-def test_the_tutorial_values_reproduce_and_torch_takes_the_first_row_and_column(tmp_path):
+def test_the_tutorial_values_reproduce_and_torch_takes_the_first_row_and_column(tmp_path, cli_run):
     np.save(tmp_path / "x.npy", TUTORIAL_X)
-    code, stdout, stderr = run("explain", *TUTORIAL.split(), "--values", str(tmp_path / "x.npy"), "--ones")
+    code, stdout, stderr = cli_run(
+        "explain", *TUTORIAL.split(), "--values", str(tmp_path / "x.npy"), "--ones"
+    )
     assert (code, stderr) == (0, "")
     assert text(stdout)[9:18] == [
         "output 4 x 4    torch's output 4 x 4",
@@ -211,7 +205,7 @@ class Capture:
     ],
 )
 def test_values_go_through_the_layer_as_run_computes_it(
-    args, x_shape, w_shape, options, tmp_path, monkeypatch
+    args, x_shape, w_shape, options, tmp_path, monkeypatch, cli_run
 ):
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
@@ -221,7 +215,7 @@ def test_values_go_through_the_layer_as_run_computes_it(
     expected = conv_transpose(x, w, framework=framework, **options)
     capture = Capture()
     monkeypatch.setattr(draw, "explain", capture)
-    code, _, stderr = run(
+    code, _, stderr = cli_run(
         "explain", *args.split(), "--values", str(tmp_path / "x.npy"), "-w", str(tmp_path / "w.npy")
     )
     assert (code, stderr) == (0, "")
@@ -232,15 +226,17 @@ def test_values_go_through_the_layer_as_run_computes_it(
 
 
 @pytest.mark.parametrize("shape", [(2, 2), (1, 2, 2, 1), (2, 2, 1)])
-def test_values_are_plain_or_one_sample_one_channel_in_the_frameworks_layout(shape, tmp_path, monkeypatch):
+def test_values_are_plain_or_one_sample_one_channel_in_the_frameworks_layout(
+    shape, tmp_path, monkeypatch, cli_run
+):
     np.save(tmp_path / "x.npy", TUTORIAL_X.reshape(shape))
     np.save(tmp_path / "w.npy", np.ones((3, 3)))
     capture = Capture()
     monkeypatch.setattr(draw, "explain", capture)
     assert (
-        run("explain", *TUTORIAL.split(), "--values", str(tmp_path / "x.npy"), "-w", str(tmp_path / "w.npy"))[
-            0
-        ]
+        cli_run(
+            "explain", *TUTORIAL.split(), "--values", str(tmp_path / "x.npy"), "-w", str(tmp_path / "w.npy")
+        )[0]
         == 0
     )
     assert capture.picture.values is not None
@@ -260,17 +256,17 @@ def test_full_result_keeps_everything_in_every_frameworks_layout(framework, rank
     assert full.sum() == x.sum() * w.sum()  # nothing cropped
 
 
-def test_svg_is_written_whole_next_to_nothing_else(tmp_path):
+def test_svg_is_written_whole_next_to_nothing_else(tmp_path, cli_run):
     target = tmp_path / "picture.svg"
-    code, stdout, _ = run("explain", *TUTORIAL.split(), "--svg", str(target))
+    code, stdout, _ = cli_run("explain", *TUTORIAL.split(), "--svg", str(target))
     assert code == 0
     assert target.read_text().startswith("<svg")
     assert "tf drops the last row and the last column" in stdout
     assert [p.name for p in tmp_path.iterdir()] == ["picture.svg"]
 
 
-def test_svg_into_a_missing_folder_exits_1(tmp_path):
-    code, _, stderr = run("explain", *TUTORIAL.split(), "--svg", str(tmp_path / "no" / "p.svg"))
+def test_svg_into_a_missing_folder_exits_1(tmp_path, cli_run):
+    code, _, stderr = cli_run("explain", *TUTORIAL.split(), "--svg", str(tmp_path / "no" / "p.svg"))
     assert (code, stderr) == (
         1,
         f"deconv: error: cannot write '{tmp_path / 'no' / 'p.svg'}': No such file or directory\n",
@@ -309,21 +305,23 @@ def test_a_shape_that_is_not_one_sample_one_channel_is_refused():
         ),
     ],
 )
-def test_bad_explain_input_exits_2_with_one_line(args, message, tmp_path, monkeypatch):
+def test_bad_explain_input_exits_2_with_one_line(args, message, tmp_path, monkeypatch, cli_run):
     monkeypatch.chdir(tmp_path)
     np.save("x.npy", np.ones(2))
     np.save("w.npy", np.ones(3))
-    assert run(*args.split()) == (2, "", f"deconv: error: {message}\n")
+    assert cli_run(*args.split()) == (2, "", f"deconv: error: {message}\n")
 
 
 @pytest.mark.parametrize(("option", "role"), [("--values", "input"), ("-w", "weight")])
-def test_unreadable_files_exit_1_with_one_line(option, role, tmp_path, monkeypatch):
+def test_unreadable_files_exit_1_with_one_line(option, role, tmp_path, monkeypatch, cli_run):
     monkeypatch.chdir(tmp_path)
     np.save("x.npy", np.ones(2))
     np.save("w.npy", np.ones(3))
     (tmp_path / "bad.npy").write_bytes(b"\x93NUMPY garbage")
     files = {"--values": "x.npy", "-w": "w.npy", option: "bad.npy"}
-    assert run("explain", "--in", "2", "--k", "3", *(item for pair in files.items() for item in pair)) == (
+    assert cli_run(
+        "explain", "--in", "2", "--k", "3", *(item for pair in files.items() for item in pair)
+    ) == (
         1,
         "",
         f"deconv: error: {role} 'bad.npy' is not a readable .npy array "
@@ -331,8 +329,8 @@ def test_unreadable_files_exit_1_with_one_line(option, role, tmp_path, monkeypat
     )
 
 
-def test_a_missing_file_exits_1(tmp_path):
-    code, _, stderr = run(
+def test_a_missing_file_exits_1(tmp_path, cli_run):
+    code, _, stderr = cli_run(
         "explain", "--in", "2", "--k", "3", "--values", str(tmp_path / "none.npy"), "--ones"
     )
     assert (code, stderr) == (

@@ -13,19 +13,10 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from deconv_cli import cli, draw
+from deconv_cli import draw
 from deconv_cli.errors import DeconvError
 from deconv_cli.overlap import Coverage, alternatives, overlap, taps
-
-runner = CliRunner()
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(cli.app, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @pytest.mark.parametrize(
@@ -109,12 +100,12 @@ def test_three_axes_are_refused():
         ),
     ],
 )
-def test_piped_overlap_prints_the_verdicts(args, stdout):
-    assert run("overlap", *args.split()) == (0, stdout, "")
+def test_piped_overlap_prints_the_verdicts(args, stdout, cli_run):
+    assert cli_run("overlap", *args.split()) == (0, stdout, "")
 
 
-def test_overlap_json_is_the_report():
-    code, stdout, _ = run("overlap", "--k", "3", "--s", "2", "--json")
+def test_overlap_json_is_the_report(cli_run):
+    code, stdout, _ = cli_run("overlap", "--k", "3", "--s", "2", "--json")
     coverage = {"max": 2, "min": 1, "ratio": 2.0, "holes": 0, "verdict": "uneven"}
     assert code == 0
     assert json.loads(stdout) == {
@@ -133,8 +124,8 @@ def test_overlap_json_is_the_report():
     }
 
 
-def test_overlap_json_ratio_is_null_with_holes():
-    _, stdout, _ = run("overlap", "--k", "1", "--s", "3", "--json")
+def test_overlap_json_ratio_is_null_with_holes(cli_run):
+    _, stdout, _ = cli_run("overlap", "--k", "1", "--s", "3", "--json")
     assert json.loads(stdout)["coverage"] == {
         "max": 1,
         "min": 0,
@@ -195,8 +186,8 @@ def test_heat_strip_of_a_large_stride_is_condensed():
         ("overlap --k 3", "Missing option '--s' / '--stride'. (see 'deconv overlap --help')"),
     ],
 )
-def test_bad_overlap_input_exits_2_with_one_line(args, message):
-    assert run(*args.split()) == (2, "", f"deconv: error: {message}\n")
+def test_bad_overlap_input_exits_2_with_one_line(args, message, cli_run):
+    assert cli_run(*args.split()) == (2, "", f"deconv: error: {message}\n")
 
 
 LOADED = """

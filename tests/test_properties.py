@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from deconv_cli.errors import DeconvError
+from deconv_cli.errors import DeconvError, ExitCode
 from deconv_cli.frameworks import FRAMEWORKS
 from deconv_cli.geometry import Axis, Layer, Options, Padding
 from deconv_cli.pad import CROP, pad
@@ -126,9 +126,13 @@ def test_every_pad_solution_gives_the_wanted_size_when_read_back(axis, wanted, n
             dilation=[axis.dilation],
             frameworks=[name],
         )
-    except DeconvError:
-        assume(False)
-        raise
+    except DeconvError as error:
+        failure = error.exit_code
+    else:
+        failure = None
+    if failure is not None:  # no setting reaches the size: a runtime failure, not bad usage
+        assert failure == ExitCode.FAILURE
+        return
     for solution in report.solutions:
         assert solution.output == (wanted,)
         begin, end = solution.crop[0]
