@@ -80,10 +80,15 @@ def test_readme_python_examples_run_and_their_asserts_hold(code):
     exec(compile(code, "README.md", "exec"), {})
 
 
-def test_readme_has_examples_of_every_command():
+def test_every_command_has_help_and_a_readme_example():
+    from deconv_cli.cli import app
+
     commands = " ".join(command for pairs in blocks() for command, _ in pairs)
-    for name in ("shape", "pad", "run"):
-        assert f"deconv {name}" in commands
+    names = [info.name or info.callback.__name__ for info in app.registered_commands if info.callback]
+    assert names == ["shape", "pad", "run", "explain", "overlap"]
+    for info, name in zip(app.registered_commands, names, strict=True):
+        assert info.callback is not None and info.callback.__doc__, f"{name} has no help"
+        assert f"deconv {name}" in commands, f"README has no example of deconv {name}"
 
 
 def update() -> None:
