@@ -14,9 +14,10 @@ keep their worker threads spinning for a while after a call, and those would
 otherwise steal a core from the other library.  The median over all blocks
 is reported.
 
-``--openblas-coretype NAME`` re-runs the script with OPENBLAS_CORETYPE=NAME
-(it must be set before numpy loads).  OpenBLAS may not recognise a recent CPU
-and fall back to an older kernel (e.g. Haswell's AVX2 on an AVX-512 CPU).
+The header prints the OpenBLAS kernel in use: an OPENBLAS_CORETYPE in the
+environment decides it (these machines export Haswell, AVX2, although the CPU
+has AVX-512). ``--openblas-coretype NAME`` re-runs the script with
+OPENBLAS_CORETYPE=NAME (it must be set before numpy loads).
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import numpy as np
 
 from deconv_cli.engine import conv_transpose
 
@@ -152,6 +153,7 @@ def main() -> int:
         f"numpy {np.__version__} with {blas}, {threads} threads; torch {torch.__version__} "
         f"with {torch.get_num_threads()} threads; float32; median of {args.rounds}x{args.repeats}"
     )
+    print(f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'unset')}")
     header = (
         f"{'layer':<22}{'torch ms':>10}{'deconv ms':>11}{'ratio':>7}{'GF/s':>8}{'extra MiB':>11}{'others':>8}"
     )

@@ -23,9 +23,11 @@ Every strategy is one or a few matmuls; a small cost model picks per call:
 * pointwise: every input spatial size is 1 (a latent vector), taps never
   overlap and one GEMM writes the output.
 
-Memory-bound steps (copies, adds) run on a small thread pool; numpy releases
-the GIL in them.  The final scatter into the interleaved output is done block
-by block so each output block is written by all phases while it is in cache.
+Copies and adds run on the calling thread: a pool of copy threads measured
+no faster end to end on 2 cores, as OpenBLAS keeps its threads spinning for
+a while after each GEMM and they compete for the cores.  The final scatter
+into the interleaved output is done block by block so each output block is
+written by all phases while it is in cache.
 """
 
 from __future__ import annotations
@@ -33,9 +35,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +72,10 @@ def _add_ns(run: int) -> float:
 # Intermediates beyond this fall out of the last-level cache and slow every
 # copy, so the batch is split below it even when max_memory allows more.
 _CACHE_CHUNK_BYTES = 16 << 20
+# GEMMs that run sample by sample lose nothing to small chunks, which keep
+# their results in cache until the scatter reads them, so those plans split
+# finer (GEMMs over a whole chunk get thinner instead).
+_SAMPLE_CHUNK_BYTES = 4 << 20
 # Per-sample GEMMs thinner than this many columns, or smaller than this many
 # multiply-adds, run far below BLAS peak; the batch then joins the columns.
 _MIN_GEMM_COLUMNS = 256
@@ -228,53 +232,8 @@ class _Arena:
         return view
 
 
-@functools.cache
-def _pool() -> ThreadPoolExecutor:
-    """Shared by all calls; its idle threads cost nothing."""
-    return ThreadPoolExecutor(max_workers=_workers(), thread_name_prefix="deconv-engine")
-
-
-@functools.cache
-def _workers() -> int:
-    """Threads for copies and adds, as many as BLAS gets (numpy alone would
-    run them on one core)."""
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        if os.environ.get(var, "").isdigit() and int(os.environ[var]) > 0:
-            return min(8, int(os.environ[var]))
-    try:
-        return max(1, min(8, len(os.sched_getaffinity(0))))
-    except AttributeError:  # not on Linux
-        return max(1, min(8, os.cpu_count() or 1))
-
-
-Job = Callable[[], object]
 Pairs = Sequence[tuple[Array, Array]]  # (destination, source) views
 BlockFn = Callable[[Pairs, Array | None, tuple[slice, ...]], None]
-
-
-def _run(jobs: Sequence[Job]) -> None:
-    """Run memory-bound jobs on the pool (numpy releases the GIL in them)."""
-    if len(jobs) <= 1 or _workers() == 1:
-        for job in jobs:
-            job()
-        return
-    for future in [_pool().submit(job) for job in jobs]:
-        future.result()
-
-
-def _parts(shape: Sequence[int]) -> list[tuple[slice, ...]]:
-    """Index tuples splitting the first long-enough leading axis per worker."""
-    n = _workers()
-    for axis, size in enumerate(shape[:3]):
-        if size >= n:
-            bounds = [size * i // n for i in range(n + 1)]
-            return [(slice(None),) * axis + (slice(a, b),) for a, b in itertools.pairwise(bounds)]
-    return [()]
-
-
-def _copy_jobs(dst: Array, src: Array) -> list[Job]:
-    """Jobs copying src into dst, split among the workers."""
-    return [functools.partial(np.copyto, dst[part], src[part]) for part in _parts(dst.shape)]
 
 
 def _assign_all(pairs: Pairs, bias: Array | None, index: tuple[slice, ...]) -> None:
@@ -292,12 +251,12 @@ def _add_all(pairs: Pairs, _bias: Array | None, index: tuple[slice, ...]) -> Non
         dst[index] += src[index]
 
 
-def _block_jobs(fn: BlockFn, pairs: Pairs, shape: Sequence[int], bias: Array | None) -> list[Job]:
-    """Jobs applying fn to every pair, block by block of (sample, channels).
+def _blockwise(fn: BlockFn, pairs: Pairs, shape: Sequence[int], bias: Array | None) -> None:
+    """Apply fn to every pair, block by block of (sample, channels).
 
     The pairs interleave into the same output (stride phases, or taps), so
     doing all of them per block while it sits in cache saves one trip to
-    memory per pair.  Blocks are shared out evenly among the workers.
+    memory per pair.
     """
     nb, n_groups, cog = shape[:3]
     per_channel = max(1, math.prod(shape[3:]))
@@ -317,19 +276,6 @@ def _block_jobs(fn: BlockFn, pairs: Pairs, shape: Sequence[int], bias: Array | N
             step = channels // cog
             spans = [(slice(g, g + step), slice(None)) for g in range(0, n_groups, step)]
         blocks = [(slice(n, n + 1), *span) for n in range(nb) for span in spans]
-    workers = min(_workers(), len(blocks))
-    bounds = [len(blocks) * i // workers for i in range(workers + 1)]
-    return [
-        functools.partial(_each_block, fn, pairs, bias, blocks[a:b]) for a, b in itertools.pairwise(bounds)
-    ]
-
-
-def _each_block(
-    fn: BlockFn,
-    pairs: Pairs,
-    bias: Array | None,
-    blocks: Sequence[tuple[slice, ...]],
-) -> None:
     for index in blocks:
         fn(pairs, bias, index)
 
@@ -419,7 +365,7 @@ def _phase_gemm(
                 )
             ]
             pairs.append((dst, src))
-    _run(_block_jobs(_assign_all, pairs, outg.shape, bias_g))
+    _blockwise(_assign_all, pairs, outg.shape, bias_g)
 
 
 def _patches(xg: Array, axes: Sequence[_Axis], plan: _Plan, arena: _Arena) -> Array:
@@ -449,18 +395,16 @@ def _patches(xg: Array, axes: Sequence[_Axis], plan: _Plan, arena: _Arena) -> Ar
     src = xg[(slice(None),) * 3 + tuple(src_idx)]
     if plan.merged:
         src = src.transpose(1, 2, 0, *range(3, 3 + dims))
-    _run(_copy_jobs(body[(slice(None),) * 3 + tuple(dst_idx)], src))
+    np.copyto(body[(slice(None),) * 3 + tuple(dst_idx)], src)
     if plan.shifts == 1:
         cols = body.reshape(*lead, plane)
     else:
         shape = (n_groups, plan.shifts, cig, nb) if plan.merged else (nb, n_groups, plan.shifts, cig)
         cols = arena.take(*shape, plan.columns)
-        jobs: list[Job] = []
         for i, ms in enumerate(itertools.product(*(range(g.shifts) for g in plan.groups))):
             off = sum((g.shifts - 1 - m) * st for g, m, st in zip(plan.groups, ms, strides, strict=True))
             shifted = flat[off : off + size].reshape(*lead, plane)[..., : plan.columns]
-            jobs += _copy_jobs(cols[:, i] if plan.merged else cols[:, :, i], shifted)
-        _run(jobs)
+            np.copyto(cols[:, i] if plan.merged else cols[:, :, i], shifted)
     if plan.merged:
         return cols.reshape(n_groups, -1, nb * plan.columns)
     return cols.reshape(nb, n_groups, -1, plan.columns)
@@ -501,8 +445,8 @@ def _columns(x: Array, w: Array, out: Array, axes: Sequence[_Axis], n_groups: in
             )
         ]
         pairs.append((dst, src))
-    # Taps overlap in the output, so each block is owned by one job.
-    _run(_block_jobs(_add_all, pairs, outg.shape, None))
+    # Taps overlap in the output: every tap adds to a block while it is in cache.
+    _blockwise(_add_all, pairs, outg.shape, None)
 
 
 def _pointwise(
@@ -581,7 +525,7 @@ def _channels_last(
     dims = len(axes)
     arena.used = 0
     xcl = arena.take(nb, *x.shape[2:], c_in)
-    _run(_copy_jobs(xcl, np.moveaxis(x, 1, -1)))
+    np.copyto(xcl, np.moveaxis(x, 1, -1))
     z = arena.take(xcl.size // c_in, wc.shape[1])
     np.matmul(xcl.reshape(-1, c_in), wc, out=z)
     shifts = [g.shifts for g in groups]
@@ -596,7 +540,7 @@ def _channels_last(
     for i, ms in enumerate(itertools.product(*(range(t) for t in shifts))):
         window = tuple(slice(m - lo, m - lo + ax.n) for m, lo, ax in zip(ms, lows, axes, strict=True))
         adds.append((buf[(slice(None), *window)], zv[(slice(None),) * (1 + dims) + (i,)]))
-    _run([functools.partial(_add_all, adds, None, part) for part in _parts((nb,))])
+    _add_all(adds, None, ())
     # (n, 1, C_out, u..., phases...) to match the output's (n, group, channel) blocks
     bv = np.moveaxis(buf.reshape(*buf.shape[:-1], *nph, c_out), -1, 1)[:, None]
     outg = out[:, None]
@@ -611,7 +555,7 @@ def _channels_last(
         phases = (slice(g.phases[p], None, ax.s) for ax, g, p in zip(axes, groups, ps, strict=True))
         dst = outg[(slice(None), slice(None), slice(None), *phases)]
         pairs.append((dst, src))
-    _run(_block_jobs(_assign_all, pairs, outg.shape, None if bias is None else bias[None, None]))
+    _blockwise(_assign_all, pairs, outg.shape, None if bias is None else bias[None, None])
 
 
 def conv_transpose(
@@ -664,10 +608,12 @@ def conv_transpose(
         out = np.zeros(out_shape, dtype=dtype)
         if bias_b is not None:
             out += bias_b
+    per_sample = kind == "phase" and not any(plan.merged for plan in plans)
+    cache = _SAMPLE_CHUNK_BYTES if per_sample else _CACHE_CHUNK_BYTES
     if scratch == 0:
         chunk = max(1, batch)
     else:
-        chunk = max(1, min(batch, min(budget, _CACHE_CHUNK_BYTES) // (scratch * dtype.itemsize)))
+        chunk = max(1, min(batch, min(budget, cache) // (scratch * dtype.itemsize)))
     arena = _Arena(chunk * scratch + max((p.tail for p in plans), default=0), dtype)
     if kind == "phase":
         per_tap = _per_tap(w, groups)

@@ -326,3 +326,22 @@ def test_matches_torch(strategy: str, case: tuple[Any, ...], dtype: str) -> None
     assert got.shape == expected.shape
     tol = 1e-5 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(got, expected, rtol=tol, atol=tol * np.abs(expected).max())
+
+
+def test_per_sample_gemms_split_the_batch_finer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Per-sample phase GEMMs chunk at the smaller cache bound, exactly."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 64, 16, 16)).astype(np.float32)
+    w = rng.standard_normal((64, 64, 2, 2)).astype(np.float32)
+    kwargs: dict[str, Any] = dict(stride=(2, 2), dilation=(1, 1), crop=((0, 0), (0, 0)))
+    monkeypatch.setattr(engine, "_pick", lambda costs: "phase")
+    engine._strategy.cache_clear()
+    whole = conv_transpose(x, w, **kwargs)
+    # One sample's GEMM result (4 phases x 64 channels x 256 pixels) fits
+    # the per-sample bound once, the batch-wide bound three times.
+    monkeypatch.setattr(engine, "_SAMPLE_CHUNK_BYTES", 4 * 256 * 64 * 4)
+    calls: list[tuple[int, int]] = []
+    chunked = conv_transpose(x, w, progress=lambda d, t: calls.append((d, t)), **kwargs)
+    engine._strategy.cache_clear()
+    assert calls == [(1, 3), (2, 3), (3, 3)]
+    np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
