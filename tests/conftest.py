@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 
 import pytest
@@ -24,3 +27,33 @@ def cli_run() -> Invoke:
         return result.exit_code, result.stdout, result.stderr
 
     return invoke
+
+
+LOADED = """
+import sys
+from deconv_cli.cli import main
+sys.argv = ["deconv", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+sys.stdout.flush()
+print(" ".join(m for m in ("numpy", "rich") if m in sys.modules), file=sys.stderr)
+"""
+
+
+@pytest.fixture
+def heavy_imports() -> Callable[..., list[str]]:
+    """Which of numpy and rich a piped run of ``deconv *args`` imported, in a fresh interpreter."""
+
+    def run(*args: str) -> list[str]:
+        result = subprocess.run(
+            [sys.executable, "-c", LOADED, *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "COLUMNS": "200"},
+            check=False,
+        )
+        return result.stderr.splitlines()[-1].split()
+
+    return run

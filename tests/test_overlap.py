@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -190,39 +187,14 @@ def test_bad_overlap_input_exits_2_with_one_line(args, message, cli_run):
     assert cli_run(*args.split()) == (2, "", f"deconv: error: {message}\n")
 
 
-LOADED = """
-import sys
-from deconv_cli.cli import main
-sys.argv = ["deconv", *sys.argv[1:]]
-try:
-    main()
-except SystemExit:
-    pass
-sys.stdout.flush()
-print(" ".join(m for m in ("numpy", "rich") if m in sys.modules), file=sys.stderr)
-"""
-
-
-def loaded(*args: str) -> list[str]:
-    """The heavy modules a piped run of ``deconv *args`` imported."""
-    result = subprocess.run(
-        [sys.executable, "-c", LOADED, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-        check=False,
-    )
-    return result.stderr.splitlines()[-1].split()
-
-
 @pytest.mark.parametrize("args", [["--k", "3", "--s", "2"], ["--k", "3,4", "--s", "2", "--json"]])
-def test_piped_overlap_imports_neither_numpy_nor_rich(args):
-    assert loaded("overlap", *args) == []
+def test_piped_overlap_imports_neither_numpy_nor_rich(args, heavy_imports):
+    assert heavy_imports("overlap", *args) == []
 
 
 @pytest.mark.parametrize(
     "args",
     [["overlap", "--help"], ["explain", "--help"], ["explain", "--in", "2", "--k", "3", "--s", "2"]],
 )
-def test_overlap_and_explain_without_values_do_not_import_numpy(args):
-    assert "numpy" not in loaded(*args)
+def test_overlap_and_explain_without_values_do_not_import_numpy(args, heavy_imports):
+    assert "numpy" not in heavy_imports(*args)
