@@ -558,6 +558,194 @@ def _channels_last(
     _blockwise(_assign_all, pairs, outg.shape, None if bias is None else bias[None, None])
 
 
+@dataclass(frozen=True)
+class _Blocks:
+    """One axis in the Karatsuba strategy's block form.
+
+    The full output splits into blocks of ``s`` outputs.  When the kernel
+    footprint spans two blocks (``pair``), input ``i`` feeds blocks ``i`` and
+    ``i + 1`` through block-taps ``w0`` and ``w1``; a tile of two inputs then
+    multiplies like two-term polynomials, ``(x0 + x1 z)(w0 + w1 z)``, which
+    Karatsuba does with 3 products instead of 4: ``x0 w0``, ``x1 w1`` and
+    ``(x0 + x1)(w0 + w1)``, whose difference from the other two is the middle
+    term.  Otherwise each input feeds one block.
+    """
+
+    pair: bool
+    tiles: int  # input tiles: pairs of inputs, or single inputs
+    blocks: int  # output blocks covered
+
+    @staticmethod
+    def of(ax: _Axis) -> _Blocks:
+        if ax.d * (ax.k - 1) + 1 > ax.s:
+            tiles = -(-ax.n // 2)
+            return _Blocks(True, tiles, 2 * tiles + 1)
+        return _Blocks(False, ax.n, ax.n)
+
+    @property
+    def step(self) -> int:
+        return 2 if self.pair else 1
+
+    @property
+    def products(self) -> int:
+        return 3 if self.pair else 1
+
+
+def _karatsuba_fits(axes: Sequence[_Axis], n_groups: int) -> bool:
+    """Every kernel footprint within two blocks, and at least one pair."""
+    spans = [-(-(ax.d * (ax.k - 1) + 1) // ax.s) for ax in axes]
+    return n_groups == 1 and max(spans) == 2
+
+
+def _karatsuba_weights(w: Array, axes: Sequence[_Axis], blocks: Sequence[_Blocks]) -> Array:
+    """Kernels as (products..., C_in, s... x C_out)."""
+    c_in, c_out = w.shape[:2]
+    dims = len(axes)
+    spans = tuple(b.step * ax.s for ax, b in zip(axes, blocks, strict=True))
+    # (C_in, footprint..., C_out), zero where no tap lands
+    taps = np.moveaxis(w, 1, -1)
+    if taps.shape[1:-1] == spans:
+        full = np.ascontiguousarray(taps)
+    else:
+        full = np.zeros((c_in, *spans, c_out), dtype=w.dtype)
+        full[(slice(None), *(slice(0, ax.d * (ax.k - 1) + 1, ax.d) for ax in axes))] = taps
+    split = full.reshape(c_in, *_interleave([b.step for b in blocks], [ax.s for ax in axes]), c_out)
+    # (block-tap u..., C_in, offset r inside the block..., C_out)
+    src = split.transpose(*range(1, 2 * dims, 2), 0, *range(2, 2 * dims + 1, 2), 2 * dims + 1)
+    v = np.empty((*(b.products for b in blocks), *src.shape[dims:]), dtype=w.dtype)
+    _expand_pairs(src, v, blocks, lambda shape: np.empty(shape, dtype=w.dtype))
+    return v.reshape(*(b.products for b in blocks), c_in, -1)
+
+
+def _interleave(first: Sequence[int], second: Sequence[int]) -> list[int]:
+    return [n for pair in zip(first, second, strict=True) for n in pair]
+
+
+def _expand_pairs(
+    src: Array, dst: Array, blocks: Sequence[_Blocks], temp: Callable[[tuple[int, ...]], Array]
+) -> None:
+    """Karatsuba's operands: along each pair axis (a leading axis of
+    ``src``, of length 2) ``(a0, a1)`` becomes ``dst``'s ``(a0, a0 + a1, a1)``;
+    single axes (length 1) pass through.  Only sums are computed before
+    the last axis, the rest are views."""
+    parts: list[tuple[tuple[int, ...], Array]] = [((), src)]
+    for a, b in enumerate(blocks):
+        grown = []
+        for idx, part in parts:
+            if not b.pair:
+                grown.append(((*idx, 0), part[0]))
+                continue
+            total = dst[(*idx, 1)] if a == len(blocks) - 1 else temp(part[0].shape)
+            np.add(part[0], part[1], out=total)
+            grown += [((*idx, 0), part[0]), ((*idx, 1), total), ((*idx, 2), part[1])]
+        parts = grown
+    for idx, part in parts:
+        if not (blocks[-1].pair and idx[-1] == 1):
+            np.copyto(dst[idx], part)
+
+
+def _at(a: Array, axis: int, index: int | slice) -> Array:
+    """View of ``a`` indexed along one axis."""
+    return a[(slice(None),) * axis + (index,)]
+
+
+def _karatsuba(
+    x: Array,
+    out: Array,
+    axes: Sequence[_Axis],
+    blocks: Sequence[_Blocks],
+    v: Array,
+    bias: Array | None,
+    arena: _Arena,
+) -> None:
+    """Karatsuba strategy for one chunk, channels last: one GEMM per
+    product over (sample, tile) rows, then the products are combined into
+    blocks and the blocks moved to the channels-first output."""
+    nb, c_in = x.shape[:2]
+    dims = len(axes)
+    prods = tuple(b.products for b in blocks)
+    tiles = tuple(b.tiles for b in blocks)
+    arena.used = 0
+    # Channels-last copy, zero-padded to whole tiles.
+    xcl = arena.take(nb, *(b.tiles * b.step for b in blocks), c_in)
+    for a, ax in enumerate(axes):
+        _at(xcl, 1 + a, slice(ax.n, None)).fill(0)
+    np.copyto(xcl[(slice(None), *(slice(0, ax.n) for ax in axes))], np.moveaxis(x, 1, -1))
+    # (step..., n, tiles..., C_in)
+    split = xcl.reshape(nb, *_interleave(tiles, [b.step for b in blocks]), c_in)
+    src = split.transpose(*range(2, 2 * dims + 1, 2), 0, *range(1, 2 * dims, 2), 2 * dims + 1)
+    t = arena.take(*prods, nb, *tiles, c_in)
+    _expand_pairs(src, t, blocks, lambda shape: arena.take(*shape))
+    rows = nb * math.prod(tiles)
+    p = arena.take(*prods, rows, v.shape[-1])
+    for idx in itertools.product(*(range(n) for n in prods)):
+        np.matmul(t[idx].reshape(rows, c_in), v[idx], out=p[idx])
+    # Combine in sub-chunks of samples whose blocks stay in cache.
+    pv = p.reshape(*prods, nb, *tiles, -1)
+    per_sample = math.prod(b.blocks * ax.s for ax, b in zip(axes, blocks, strict=True)) * out.shape[1]
+    sub = max(1, min(nb, _BLOCK_ELEMENTS // per_sample))
+    keep = arena.used
+    for n0 in range(0, nb, sub):
+        arena.used = keep
+        _combine(_at(pv, dims, slice(n0, n0 + sub)), out[n0 : n0 + sub], axes, blocks, bias, arena)
+
+
+def _combine(
+    p: Array, out: Array, axes: Sequence[_Axis], blocks: Sequence[_Blocks], bias: Array | None, arena: _Arena
+) -> None:
+    """Products (products..., n, tiles..., s... x C_out) to the cropped,
+    channels-first output: per pair axis, from the last, block ``2i`` gets
+    ``x0 w0`` of tile ``i`` and ``x1 w1`` of tile ``i - 1``, block ``2i + 1``
+    the middle term ``(x0 + x1)(w0 + w1) - x0 w0 - x1 w1``."""
+    dims = len(axes)
+    nb, c_out = out.shape[:2]
+    strides = [ax.s for ax in axes]
+    # The full output as (n, Q1, s1, Q2, s2, ..., C_out), and viewed with
+    # the blocks first, as the products come.
+    y = arena.take(nb, *_interleave([b.blocks for b in blocks], strides), c_out)
+    yv = y.transpose(0, *range(1, 2 * dims, 2), *range(2, 2 * dims + 1, 2), 2 * dims + 1)
+    cur = p.reshape(*p.shape[: 1 + 2 * dims], *strides, c_out)
+    for a in reversed(range(dims)):
+        b = blocks[a]
+        pos = 2 * a + 1  # this axis in cur[..., e] and in dst
+        c0 = _at(cur, a, 0)
+        if not b.pair:
+            if a == 0:
+                np.copyto(yv, c0)
+            cur = c0
+            continue
+        c1, c2 = _at(cur, a, 1), _at(cur, a, 2)
+        if a == 0:
+            dst = yv
+        else:
+            shape = list(c0.shape)
+            shape[pos] = b.blocks
+            dst = arena.take(*shape)
+        n = b.tiles
+        np.copyto(_at(dst, pos, slice(0, 1)), _at(c0, pos, slice(0, 1)))
+        np.add(
+            _at(c0, pos, slice(1, None)), _at(c2, pos, slice(0, n - 1)), out=_at(dst, pos, slice(2, 2 * n, 2))
+        )
+        np.copyto(_at(dst, pos, slice(2 * n, None)), _at(c2, pos, slice(n - 1, None)))
+        odd = _at(dst, pos, slice(1, None, 2))
+        np.subtract(c1, c0, out=odd)
+        odd -= c2
+        cur = dst
+    full = y.reshape(nb, *(b.blocks * ax.s for ax, b in zip(axes, blocks, strict=True)), c_out)
+    src_idx, dst_idx = [], []
+    for ax, b in zip(axes, blocks, strict=True):
+        t0 = max(0, -ax.lo)
+        t1 = max(t0, min(ax.o, b.blocks * ax.s - ax.lo))
+        src_idx.append(slice(t0 + ax.lo, t1 + ax.lo))
+        dst_idx.append(slice(t0, t1))
+    src = np.moveaxis(full[(slice(None), *src_idx)], -1, 1)
+    dst = out[(slice(None), slice(None), *dst_idx)]
+    if bias is None:
+        np.copyto(dst, src)
+    else:
+        np.add(src, bias, out=dst)
+
+
 def conv_transpose(
     x: Array,
     w: Array,
@@ -620,6 +808,9 @@ def conv_transpose(
         weighted = [(plan, _phase_weights(per_tap, plan.groups)) for plan in plans]
     elif kind == "channels_last":
         wc = _channels_last_weights(w, shared)
+    elif kind == "karatsuba":
+        blocks = [_Blocks.of(ax) for ax in axes]
+        v = _karatsuba_weights(w, axes, blocks)
     for start in range(0, batch, chunk):
         stop = min(start + chunk, batch)
         xs, outs = x[start:stop], out[start:stop]
@@ -631,6 +822,8 @@ def conv_transpose(
             _phase_gemm(xs, outs, axes, weighted, groups, bias_b, arena)
         elif kind == "channels_last":
             _channels_last(xs, outs, axes, shared, wc, bias_b, arena)
+        elif kind == "karatsuba":
+            _karatsuba(xs, outs, axes, blocks, v, bias_b, arena)
         if progress is not None:
             progress(stop, batch)
     if kind == "pointwise" and covered and bias_b is not None:
@@ -654,8 +847,14 @@ def _strategy(
         # Every output lies in the zero extension: only the bias remains.
         return "none", 0, False, (), ()
     kind, scratch, plans, shared = _choose(axes, batch, c_in, c_out, n_groups)
-    every_phase = all(sum(count for _, count, _ in _phase_taps(ax)) == ax.o for ax in axes)
-    return kind, scratch, every_phase and kind != "columns", tuple(plans), tuple(shared)
+    if kind == "karatsuba":
+        # Its blocks hold the full output; zeros a negative crop adds stay unwritten.
+        covered = all(ax.lo >= 0 and ax.o + ax.lo <= _Blocks.of(ax).blocks * ax.s for ax in axes)
+    else:
+        covered = kind != "columns" and all(
+            sum(count for _, count, _ in _phase_taps(ax)) == ax.o for ax in axes
+        )
+    return kind, scratch, covered, tuple(plans), tuple(shared)
 
 
 def _choose(
@@ -695,8 +894,44 @@ def _choose(
             + (_NS_FLOP * 2 * c_in + _NS_CONTIG_ADD) * row * spatial_in,
             c_in * spatial_in + row * spatial_in + buf,
         )
+    if _karatsuba_fits(axes, n_groups):
+        costs["karatsuba"] = _karatsuba_cost(axes, batch, c_in, c_out, outputs)
     kind = _pick({k: cost for k, (cost, _) in costs.items()})
     return kind, costs[kind][1], plans, shared
+
+
+def _karatsuba_cost(
+    axes: Sequence[_Axis], batch: int, c_in: int, c_out: int, outputs: int
+) -> tuple[float, int]:
+    """(ns per sample, scratch elements per sample) of the Karatsuba strategy."""
+    blocks = [_Blocks.of(ax) for ax in axes]
+    prods = [b.products for b in blocks]
+    tiles = [b.tiles for b in blocks]
+    padded = [b.tiles * b.step for b in blocks]
+    row = math.prod(ax.s for ax in axes) * c_out
+    patches = math.prod(prods) * math.prod(tiles) * c_in
+    results = math.prod(prods) * math.prod(tiles) * row
+    full = math.prod(b.blocks for b in blocks) * row
+    # Sums of the input transform before the last axis, and partly combined
+    # products before the first.
+    sums = sum(
+        math.prod(prods[:a]) * math.prod(tiles[: a + 1]) * math.prod(padded[a + 1 :]) * c_in
+        for a, b in enumerate(blocks[:-1])
+        if b.pair
+    )
+    partial = sum(
+        math.prod(prods[:a]) * math.prod(tiles[:a]) * math.prod(b.blocks for b in blocks[a:]) * row
+        for a, b in enumerate(blocks)
+        if a and b.pair
+    )
+    ns = (
+        _NS_TRANSPOSE * (c_in * math.prod(ax.n for ax in axes) + outputs)
+        + 2 * _NS_FLAT * patches
+        + _NS_FLOP * 2 * results * c_in
+        + 2 * _NS_CONTIG_ADD * (results + full)
+        + _NS_FLAT * math.prod(prods) * c_in * row / batch
+    )
+    return ns, math.prod(padded) * c_in + sums + patches + results + partial + full
 
 
 def _pick(costs: dict[str, float]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Iterator
@@ -93,26 +94,38 @@ def forward_correlation(
     return y
 
 
-@pytest.fixture(params=["auto", "columns", "channels_last", "phase-shared", "phase-separate"])
-def strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """Force each code path of the engine (the cost model picks only one).
+STRATEGIES = ["auto", "columns", "channels_last", "karatsuba", "phase-shared", "phase-separate"]
 
-    channels_last exists only for ungrouped layers; elsewhere the cost model
+
+@contextlib.contextmanager
+def forcing(mode: str) -> Iterator[None]:
+    """Force one code path of the engine (the cost model picks only one).
+
+    channels_last exists only for ungrouped layers, karatsuba only for those
+    whose kernels span at most two stride blocks; elsewhere the cost model
     decides.  The engine caches its choice per shape, hence the clearing.
     """
-    mode: str = request.param
     kind = "phase" if mode.startswith("phase") else mode
-    if mode != "auto":
-        monkeypatch.setattr(
-            engine, "_pick", lambda costs: kind if kind in costs else min(costs, key=costs.__getitem__)
-        )
-    if mode.startswith("phase"):
-        original = engine._axis_options
-        pick = 0 if mode == "phase-shared" else -1
-        monkeypatch.setattr(engine, "_axis_options", lambda ax: [original(ax)[pick]])
-    engine._strategy.cache_clear()
-    yield mode
-    engine._strategy.cache_clear()
+    with pytest.MonkeyPatch.context() as patch:
+        if mode != "auto":
+            patch.setattr(
+                engine, "_pick", lambda costs: kind if kind in costs else min(costs, key=costs.__getitem__)
+            )
+        if mode.startswith("phase"):
+            original = engine._axis_options
+            pick = 0 if mode == "phase-shared" else -1
+            patch.setattr(engine, "_axis_options", lambda ax: [original(ax)[pick]])
+        engine._strategy.cache_clear()
+        try:
+            yield
+        finally:
+            engine._strategy.cache_clear()
+
+
+@pytest.fixture(params=STRATEGIES)
+def strategy(request: pytest.FixtureRequest) -> Iterator[str]:
+    with forcing(request.param):
+        yield request.param
 
 
 CASE_FIELDS = ("spatial", "kernel", "stride", "dilation", "crop", "groups", "with_bias")
@@ -185,14 +198,15 @@ def problems(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
-@settings(max_examples=150, deadline=None)
-@given(problems())
-def test_adjoint_of_forward_correlation(p: dict[str, Any]) -> None:
+@settings(max_examples=300, deadline=None)
+@given(problems(), st.sampled_from(STRATEGIES))
+def test_adjoint_of_forward_correlation(p: dict[str, Any], mode: str) -> None:
     rng = np.random.default_rng(p["seed"])
     groups = p["groups"]
     y = rng.standard_normal((p["batch"], p["cig"] * groups, *p["spatial"]))
     w = rng.standard_normal((p["cig"] * groups, p["cog"], *p["kernel"]))
-    ty = conv_transpose(y, w, stride=p["stride"], dilation=p["dilation"], crop=p["crop"], groups=groups)
+    with forcing(mode):
+        ty = conv_transpose(y, w, stride=p["stride"], dilation=p["dilation"], crop=p["crop"], groups=groups)
     outs = tuple(
         out_len(n, k, s, d, c)
         for n, k, s, d, c in zip(
