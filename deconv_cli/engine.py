@@ -694,9 +694,7 @@ def _combine(
     p: Array, out: Array, axes: Sequence[_Axis], blocks: Sequence[_Blocks], bias: Array | None, arena: _Arena
 ) -> None:
     """Products (products..., n, tiles..., s... x C_out) to the cropped,
-    channels-first output: per pair axis, from the last, block ``2i`` gets
-    ``x0 w0`` of tile ``i`` and ``x1 w1`` of tile ``i - 1``, block ``2i + 1``
-    the middle term ``(x0 + x1)(w0 + w1) - x0 w0 - x1 w1``."""
+    channels-first output, through the full output in channels-last order."""
     dims = len(axes)
     nb, c_out = out.shape[:2]
     strides = [ax.s for ax in axes]
@@ -706,36 +704,20 @@ def _combine(
     yv = y.transpose(0, *range(1, 2 * dims, 2), *range(2, 2 * dims + 1, 2), 2 * dims + 1)
     cur = p.reshape(*p.shape[: 1 + 2 * dims], *strides, c_out)
     for a in reversed(range(dims)):
-        b = blocks[a]
         pos = 2 * a + 1  # this axis in cur[..., e] and in dst
-        c0 = _at(cur, a, 0)
-        if not b.pair:
-            if a == 0:
-                np.copyto(yv, c0)
-            cur = c0
-            continue
-        c1, c2 = _at(cur, a, 1), _at(cur, a, 2)
-        if a == 0:
-            dst = yv
+        if blocks[a].pair:
+            c0 = _at(cur, a, 0)
+            dst = yv if a == 0 else arena.take(*c0.shape[:pos], blocks[a].blocks, *c0.shape[pos + 1 :])
+            _pair_blocks([_at(cur, a, e) for e in range(3)], dst, pos, 0)
+            cur = dst
+        elif a == 0:
+            np.copyto(yv, _at(cur, a, 0))
         else:
-            shape = list(c0.shape)
-            shape[pos] = b.blocks
-            dst = arena.take(*shape)
-        n = b.tiles
-        np.copyto(_at(dst, pos, slice(0, 1)), _at(c0, pos, slice(0, 1)))
-        np.add(
-            _at(c0, pos, slice(1, None)), _at(c2, pos, slice(0, n - 1)), out=_at(dst, pos, slice(2, 2 * n, 2))
-        )
-        np.copyto(_at(dst, pos, slice(2 * n, None)), _at(c2, pos, slice(n - 1, None)))
-        odd = _at(dst, pos, slice(1, None, 2))
-        np.subtract(c1, c0, out=odd)
-        odd -= c2
-        cur = dst
+            cur = _at(cur, a, 0)
     full = y.reshape(nb, *(b.blocks * ax.s for ax, b in zip(axes, blocks, strict=True)), c_out)
     src_idx, dst_idx = [], []
     for ax, b in zip(axes, blocks, strict=True):
-        t0 = max(0, -ax.lo)
-        t1 = max(t0, min(ax.o, b.blocks * ax.s - ax.lo))
+        t0, t1 = _written(ax, b)
         src_idx.append(slice(t0 + ax.lo, t1 + ax.lo))
         dst_idx.append(slice(t0, t1))
     src = np.moveaxis(full[(slice(None), *src_idx)], -1, 1)
@@ -744,6 +726,126 @@ def _combine(
         np.copyto(dst, src)
     else:
         np.add(src, bias, out=dst)
+
+
+def _written(ax: _Axis, b: _Blocks) -> tuple[int, int]:
+    """Outputs [t0, t1) inside the blocks; the rest are zeros a crop adds."""
+    t0 = max(0, -ax.lo)
+    return t0, max(t0, min(ax.o, b.blocks * ax.s - ax.lo))
+
+
+def _pair_blocks(products: Sequence[Array], dst: Array, pos: int, q0: int) -> None:
+    """Blocks ``q0, q0 + 1, ...`` (axis ``pos`` of ``dst``) from the three
+    products of a pair axis's tiles: block ``2i`` gets ``x0 w0`` of tile
+    ``i`` and ``x1 w1`` of tile ``i - 1``, block ``2i + 1`` the middle term
+    ``(x0 + x1)(w0 + w1) - x0 w0 - x1 w1``."""
+    c0, c1, c2 = products
+    tiles = c0.shape[pos]
+    q1 = q0 + dst.shape[pos]
+
+    def tile(c: Array, i0: int, i1: int) -> Array:
+        return _at(c, pos, slice(i0, i1 + 1))
+
+    def block(q: int, count: int) -> Array:
+        return _at(dst, pos, slice(q - q0, q - q0 + 2 * count - 1, 2))
+
+    # Even blocks 2i, i in [i0, i1]: tile 0 and tile ``tiles`` have one term.
+    i0, i1 = -(-q0 // 2), (q1 - 1) // 2
+    if i0 == 0 and i1 >= 0:
+        np.copyto(block(0, 1), tile(c0, 0, 0))
+        i0 = 1
+    if i1 == tiles:
+        np.copyto(block(2 * tiles, 1), tile(c2, tiles - 1, tiles - 1))
+        i1 -= 1
+    if i1 >= i0:
+        np.add(tile(c0, i0, i1), tile(c2, i0 - 1, i1 - 1), out=block(2 * i0, i1 - i0 + 1))
+    # Odd blocks 2i + 1
+    i0, i1 = q0 // 2, min((q1 - 2) // 2, tiles - 1)
+    if i1 >= i0:
+        odd = block(2 * i0 + 1, i1 - i0 + 1)
+        np.subtract(tile(c1, i0, i1), tile(c0, i0, i1), out=odd)
+        odd -= tile(c2, i0, i1)
+
+
+def _karatsuba_first(
+    x: Array,
+    out: Array,
+    axes: Sequence[_Axis],
+    blocks: Sequence[_Blocks],
+    v: Array,
+    bias: Array | None,
+    arena: _Arena,
+) -> None:
+    """Karatsuba strategy for one chunk, channels first: one GEMM per
+    product over (s... x C_out) rows and (sample, tile) columns; the last
+    combining step writes every stride phase of the output in place.
+    Suits large images, where the channels-last transposes would dominate."""
+    nb, c_in = x.shape[:2]
+    c_out = out.shape[1]
+    dims = len(axes)
+    prods = tuple(b.products for b in blocks)
+    tiles = tuple(b.tiles for b in blocks)
+    strides = tuple(ax.s for ax in axes)
+    arena.used = 0
+    # (C_in, n, tiles x step...) copy, zero-padded to whole tiles
+    xp = arena.take(c_in, nb, *(b.tiles * b.step for b in blocks))
+    for a, ax in enumerate(axes):
+        _at(xp, 2 + a, slice(ax.n, None)).fill(0)
+    np.copyto(xp[(slice(None), slice(None), *(slice(0, ax.n) for ax in axes))], x.swapaxes(0, 1))
+    split = xp.reshape(c_in, nb, *_interleave(tiles, [b.step for b in blocks]))
+    src = split.transpose(*range(3, 2 * dims + 2, 2), 0, 1, *range(2, 2 * dims + 1, 2))
+    t = arena.take(*prods, c_in, nb, *tiles)
+    _expand_pairs(src, t, blocks, lambda shape: arena.take(*shape))
+    columns = nb * math.prod(tiles)
+    p = arena.take(*prods, v.shape[-1], columns)
+    for idx in itertools.product(*(range(n) for n in prods)):
+        np.matmul(v[idx].T, t[idx].reshape(c_in, columns), out=p[idx])
+    # (products..., s..., C_out, n, tiles...); in cur[..., e] the axis a
+    # sits after the products left, the (s..., C_out, n) lead and axes < a.
+    cur = p.reshape(*prods, *strides, c_out, nb, *tiles)
+    lead = dims + 2
+    for a in reversed(range(1, dims)):
+        pos = a + lead + a
+        if blocks[a].pair:
+            c0 = _at(cur, a, 0)
+            dst = arena.take(*c0.shape[:pos], blocks[a].blocks, *c0.shape[pos + 1 :])
+            _pair_blocks([_at(cur, a, e) for e in range(3)], dst, pos, 0)
+            cur = dst
+        else:
+            cur = _at(cur, a, 0)
+    # Axis 0, phase by phase, into the output; by blocks of channels, so
+    # that every phase writes a block while it is in cache.
+    per_channel = nb * math.prod(ax.o for ax in axes)
+    step = max(1, _BLOCK_ELEMENTS // per_channel)
+    for c0 in range(0, c_out, step):
+        for rs in itertools.product(*(range(s) for s in strides)):
+            ranges = [_phase_blocks(ax, b, r) for ax, b, r in zip(axes, blocks, rs, strict=True)]
+            if any(q1 <= q0 for q0, q1, _ in ranges):
+                continue
+            windows = tuple(
+                slice(t0, t0 + (q1 - q0 - 1) * ax.s + 1, ax.s)
+                for ax, (q0, q1, t0) in zip(axes, ranges, strict=True)
+            )
+            dst = out[(slice(None), slice(c0, c0 + step), *windows)].swapaxes(0, 1)
+            # (product 0, C_out, n, axis 0, blocks of the other axes in range)
+            index: tuple[Any, ...] = (slice(None), *rs, slice(c0, c0 + step), slice(None), slice(None))
+            src = cur[index + tuple(slice(q0, q1) for q0, q1, _ in ranges[1:])]
+            if blocks[0].pair:
+                _pair_blocks([src[e] for e in range(3)], dst, 2, ranges[0][0])
+            else:
+                np.copyto(dst, _at(src[0], 2, slice(ranges[0][0], ranges[0][1])))
+    if bias is not None:
+        box = out[
+            (slice(None), slice(None), *(slice(*_written(ax, b)) for ax, b in zip(axes, blocks, strict=True)))
+        ]
+        box += bias
+
+
+def _phase_blocks(ax: _Axis, b: _Blocks, r: int) -> tuple[int, int, int]:
+    """Blocks [q0, q1) whose offset r lands inside the output, and the first output."""
+    q0 = max(0, -((r - ax.lo) // ax.s))
+    q1 = min(b.blocks, (ax.o - 1 + ax.lo - r) // ax.s + 1)
+    return q0, q1, q0 * ax.s + r - ax.lo
 
 
 def conv_transpose(
@@ -808,7 +910,7 @@ def conv_transpose(
         weighted = [(plan, _phase_weights(per_tap, plan.groups)) for plan in plans]
     elif kind == "channels_last":
         wc = _channels_last_weights(w, shared)
-    elif kind == "karatsuba":
+    elif kind.startswith("karatsuba"):
         blocks = [_Blocks.of(ax) for ax in axes]
         v = _karatsuba_weights(w, axes, blocks)
     for start in range(0, batch, chunk):
@@ -824,6 +926,8 @@ def conv_transpose(
             _channels_last(xs, outs, axes, shared, wc, bias_b, arena)
         elif kind == "karatsuba":
             _karatsuba(xs, outs, axes, blocks, v, bias_b, arena)
+        elif kind == "karatsuba_first":
+            _karatsuba_first(xs, outs, axes, blocks, v, bias_b, arena)
         if progress is not None:
             progress(stop, batch)
     if kind == "pointwise" and covered and bias_b is not None:
@@ -847,7 +951,7 @@ def _strategy(
         # Every output lies in the zero extension: only the bias remains.
         return "none", 0, False, (), ()
     kind, scratch, plans, shared = _choose(axes, batch, c_in, c_out, n_groups)
-    if kind == "karatsuba":
+    if kind.startswith("karatsuba"):
         # Its blocks hold the full output; zeros a negative crop adds stay unwritten.
         covered = all(ax.lo >= 0 and ax.o + ax.lo <= _Blocks.of(ax).blocks * ax.s for ax in axes)
     else:
@@ -895,15 +999,15 @@ def _choose(
             c_in * spatial_in + row * spatial_in + buf,
         )
     if _karatsuba_fits(axes, n_groups):
-        costs["karatsuba"] = _karatsuba_cost(axes, batch, c_in, c_out, outputs)
+        costs.update(_karatsuba_costs(axes, batch, c_in, c_out, outputs))
     kind = _pick({k: cost for k, (cost, _) in costs.items()})
     return kind, costs[kind][1], plans, shared
 
 
-def _karatsuba_cost(
+def _karatsuba_costs(
     axes: Sequence[_Axis], batch: int, c_in: int, c_out: int, outputs: int
-) -> tuple[float, int]:
-    """(ns per sample, scratch elements per sample) of the Karatsuba strategy."""
+) -> dict[str, tuple[float, int]]:
+    """(ns per sample, scratch elements per sample) of both Karatsuba strategies."""
     blocks = [_Blocks.of(ax) for ax in axes]
     prods = [b.products for b in blocks]
     tiles = [b.tiles for b in blocks]
@@ -924,14 +1028,31 @@ def _karatsuba_cost(
         for a, b in enumerate(blocks)
         if a and b.pair
     )
-    ns = (
-        _NS_TRANSPOSE * (c_in * math.prod(ax.n for ax in axes) + outputs)
-        + 2 * _NS_FLAT * patches
+    common = (
+        2 * _NS_FLAT * patches
         + _NS_FLOP * 2 * results * c_in
-        + 2 * _NS_CONTIG_ADD * (results + full)
+        + 2 * _NS_CONTIG_ADD * partial
         + _NS_FLAT * math.prod(prods) * c_in * row / batch
     )
-    return ns, math.prod(padded) * c_in + sums + patches + results + partial + full
+    scratch = math.prod(padded) * c_in + sums + patches + results + partial
+    run = blocks[-1].blocks
+    return {
+        # channels-last copies move channels across pixels, but run over
+        # whole rows of (s... x C_out)
+        "karatsuba": (
+            common
+            + _NS_TRANSPOSE * (c_in * math.prod(ax.n for ax in axes) + outputs)
+            + 2 * _NS_CONTIG_ADD * (results + full),
+            scratch + full,
+        ),
+        # channels-first writes every output three times with stride s
+        "karatsuba_first": (
+            common
+            + _strided_ns(tiles[-1]) * c_in * math.prod(ax.n for ax in axes)
+            + 3 * _add_ns(run) * outputs,
+            scratch,
+        ),
+    }
 
 
 def _pick(costs: dict[str, float]) -> str:

@@ -94,14 +94,22 @@ def forward_correlation(
     return y
 
 
-STRATEGIES = ["auto", "columns", "channels_last", "karatsuba", "phase-shared", "phase-separate"]
+STRATEGIES = [
+    "auto",
+    "columns",
+    "channels_last",
+    "karatsuba",
+    "karatsuba_first",
+    "phase-shared",
+    "phase-separate",
+]
 
 
 @contextlib.contextmanager
 def forcing(mode: str) -> Iterator[None]:
     """Force one code path of the engine (the cost model picks only one).
 
-    channels_last exists only for ungrouped layers, karatsuba only for those
+    channels_last exists only for ungrouped layers, karatsuba and karatsuba_first only for those
     whose kernels span at most two stride blocks; elsewhere the cost model
     decides.  The engine caches its choice per shape, hence the clearing.
     """
