@@ -179,9 +179,10 @@ class _Plan:
         padded = [g.padded for g in groups]
         columns = groups[0].width * math.prod(padded[1:])
         shifts = math.prod(g.shifts for g in groups)
-        rows = cog * math.prod(len(g.phases) for g in groups)
+        # Every conv group's GEMM of a sample counts: however small each
+        # is, the batched matmul runs them back to back on cached patches.
+        rows = cog * math.prod(len(g.phases) for g in groups) * n_groups
         merged = columns < _MIN_GEMM_COLUMNS or rows * cig * shifts * columns < _MIN_GEMM_MACS
-        rows *= n_groups
         return _Plan(
             groups=tuple(groups),
             identity=not merged
