@@ -22,6 +22,12 @@ Every strategy is one or a few matmuls; a small cost model picks per call:
   add moves whole (phase, channel) rows; for small images with many channels.
 * pointwise: every input spatial size is 1 (a latent vector), taps never
   overlap and one GEMM writes the output.
+* Karatsuba: when every kernel footprint spans at most two stride blocks
+  (k4 s2, k16 s8, ...), pairs of inputs multiply like two-term polynomials
+  with three products instead of four per axis: 9 GEMMs instead of 16 in
+  2-D.  Channels last for small images (the products combine over whole
+  rows of channels); channels first for large ones (the last combining step
+  writes the stride phases in place).
 
 Copies and adds run on the calling thread: a pool of copy threads measured
 no faster end to end on 2 cores, as OpenBLAS keeps its threads spinning for
