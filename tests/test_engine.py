@@ -367,3 +367,26 @@ def test_per_sample_gemms_split_the_batch_finer(monkeypatch: pytest.MonkeyPatch)
     engine._strategy.cache_clear()
     assert calls == [(1, 3), (2, 3), (3, 3)]
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
+
+
+# The benchmark's layers, with the strategy each was measured fastest with
+# (benchmarks/run_vs_torch.py): a cost-model change that moves one of them
+# should come with a new measurement.
+BENCHMARK_CHOICES = [
+    # (batch, c_in, c_out, spatial, k, s, p, op, groups, strategy)
+    (64, 100, 512, (1, 1), 4, 1, 0, 0, 1, "pointwise"),
+    (64, 512, 256, (8, 8), 4, 2, 1, 0, 1, "karatsuba"),
+    (64, 128, 3, (32, 32), 4, 2, 1, 0, 1, "columns"),
+    (8, 256, 128, (32, 32), 2, 2, 0, 0, 1, "phase"),
+    (4, 64, 64, (64, 64), 3, 2, 1, 1, 1, "phase"),
+    (8, 512, 256, (1024,), 16, 8, 4, 0, 1, "karatsuba_first"),
+    (2, 64, 32, (16, 16, 16), 2, 2, 0, 0, 1, "phase"),
+    (8, 128, 128, (32, 32), 4, 2, 1, 0, 32, "phase"),
+]
+
+
+@pytest.mark.parametrize("case", BENCHMARK_CHOICES)
+def test_cost_model_picks_the_measured_fastest(case: tuple[Any, ...]) -> None:
+    batch, c_in, c_out, spatial, k, s, p, op, groups, expected = case
+    axes = tuple(engine._Axis(n, k, s, 1, p, (n - 1) * s + k - 2 * p + op) for n in spatial)
+    assert engine._strategy(axes, batch, c_in, c_out, groups)[0] == expected
