@@ -99,6 +99,11 @@ class _Axis:
     lo: int  # left crop (negative: zeros prepended)
     o: int  # output length
 
+    @property
+    def footprint(self) -> int:
+        """Outputs one input reaches: the dilated kernel's span."""
+        return self.d * (self.k - 1) + 1
+
 
 @dataclass(frozen=True)
 class _Group:
@@ -584,7 +589,7 @@ class _Blocks:
 
     @staticmethod
     def of(ax: _Axis) -> _Blocks:
-        if ax.d * (ax.k - 1) + 1 > ax.s:
+        if ax.footprint > ax.s:
             tiles = -(-ax.n // 2)
             return _Blocks(True, tiles, 2 * tiles + 1)
         return _Blocks(False, ax.n, ax.n)
@@ -600,8 +605,7 @@ class _Blocks:
 
 def _karatsuba_fits(axes: Sequence[_Axis], n_groups: int) -> bool:
     """Every kernel footprint within two blocks, and at least one pair."""
-    spans = [-(-(ax.d * (ax.k - 1) + 1) // ax.s) for ax in axes]
-    return n_groups == 1 and max(spans) == 2
+    return n_groups == 1 and max(-(-ax.footprint // ax.s) for ax in axes) == 2
 
 
 def _karatsuba_weights(w: Array, axes: Sequence[_Axis], blocks: Sequence[_Blocks]) -> Array:
@@ -615,7 +619,7 @@ def _karatsuba_weights(w: Array, axes: Sequence[_Axis], blocks: Sequence[_Blocks
         full = np.ascontiguousarray(taps)
     else:
         full = np.zeros((c_in, *spans, c_out), dtype=w.dtype)
-        full[(slice(None), *(slice(0, ax.d * (ax.k - 1) + 1, ax.d) for ax in axes))] = taps
+        full[(slice(None), *(slice(0, ax.footprint, ax.d) for ax in axes))] = taps
     split = full.reshape(c_in, *_interleave([b.step for b in blocks], [ax.s for ax in axes]), c_out)
     # (block-tap u..., C_in, offset r inside the block..., C_out)
     src = split.transpose(*range(1, 2 * dims, 2), 0, *range(2, 2 * dims + 1, 2), 2 * dims + 1)
@@ -885,10 +889,10 @@ def conv_transpose(
     c_out = w.shape[1] * groups
     axes = []
     for n, k, s, d, (lo, hi) in zip(x.shape[2:], w.shape[2:], stride, dilation, crop, strict=True):
-        o = (n - 1) * s + d * (k - 1) + 1 - lo - hi
+        span = d * (k - 1) + 1
         # A length-1 input never overlaps itself, so any stride beyond the
         # kernel span is equivalent and gives every tap its own phase.
-        axes.append(_Axis(n, k, max(s, d * (k - 1) + 1) if n == 1 else s, d, lo, o))
+        axes.append(_Axis(n, k, max(s, span) if n == 1 else s, d, lo, (n - 1) * s + span - lo - hi))
     dims = len(axes)
     out_shape = (batch, c_out, *(ax.o for ax in axes))
     bias_b = None if bias is None else np.asarray(bias, dtype=dtype).reshape(c_out, *[1] * dims)
