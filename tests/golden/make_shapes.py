@@ -9,8 +9,8 @@ Run from the repository root with the oracle venv:
 
     /work/oracles/bin/python tests/golden/make_shapes.py [--out PATH]
 
-Every framework runs in its own subprocess (this same file with --worker JOB).
-The script installs nothing and is deterministic (fixed seeds); see README.md.
+Every framework runs in its own subprocess (this same file with --worker JOB, driven by
+oracle.py). The script installs nothing and is deterministic (fixed seeds); see README.md.
 
 Record format (one compact JSON object per line):
   {"framework", "n", "k", "s", "d", "padding", "output_padding", "output_shape",
@@ -26,12 +26,9 @@ import gzip
 import json
 import os
 import random
-import re
-import subprocess
-import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+
+import oracle
 
 SEED = 20251123
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -218,7 +215,7 @@ def gen_tf(g: Gen):
                 n, k, s, d = g.axes(2)
             if r.random() < 0.9:
                 d = [1] * nd  # EXPLICIT + dilation has no CPU kernel at all (not even oneDNN)
-                F = [full_len(*t) for t in zip(n, k, s, d, strict=False)]
+            F = [full_len(*t) for t in zip(n, k, s, d, strict=False)]  # the axes may have changed
             pad = []
             for a in range(nd):
                 ke = kext(k[a], d[a])
@@ -484,28 +481,6 @@ def match_crop(out, full, f32):
         # an axis whose window lies only on structural or appended zeros is unobservable: null
         crop.append([Ls[0], F[a] - Ls[0] - O[a]] if len(Ls) == 1 else None)
     return crop, None
-
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_TF_PREFIX = re.compile(r"^\{\{function_node [^}]*\}\}\s*")
-_TF_SUFFIX = re.compile(r"\s*\[Op:[^\]]*\].*$")
-_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : [A-Z_]+ : ")
-_ORT_STATUS = re.compile(
-    r"^Non-zero status code returned while running \S+ node\. Name:'[^']*' Status Message: "
-)
-
-
-def err_text(e):
-    msg = _ANSI.sub("", str(e)).strip()
-    lines = [ln.strip() for ln in msg.splitlines() if ln.strip()]
-    line = lines[0] if lines else ""
-    if line.startswith("Exception encountered when calling") and len(lines) > 1:
-        line = lines[1]  # Keras wraps the backend error: keep the backend's first line
-    line = _TF_PREFIX.sub("", line)
-    line = _TF_SUFFIX.sub("", line)
-    line = _ORT_PREFIX.sub("", line)
-    line = _ORT_STATUS.sub("", line)
-    return f"{type(e).__name__}: {line[:300]}"
 
 
 def guess_size(c, a):
@@ -790,13 +765,19 @@ def _accepts(fn):
         return False
 
 
+def record_head(c):
+    """the record's parameter keys (everything before "result")"""
+    rec = {k: c[k] for k in ("framework", "n", "k", "s", "d", "padding", "output_padding", "output_shape")}
+    if c["_job"].endswith("onednn"):
+        rec["onednn"] = True
+    return rec
+
+
 def run_one(job, fw, c, idx):
     import numpy as np
 
     x, w = make_data(c, idx)
-    rec = {k: c[k] for k in ("framework", "n", "k", "s", "d", "padding", "output_padding", "output_shape")}
-    if job.endswith("onednn"):
-        rec["onednn"] = True
+    rec = record_head(c)
     full = full_scatter(x, w, c["s"], c["d"])
     try:
         y = fw.call(c, x, w)
@@ -807,7 +788,7 @@ def run_one(job, fw, c, idx):
         else:
             rec["result"] = {"output": list(y.shape), "crop": crop}
     except Exception as e:
-        rec["result"] = {"error": err_text(e)}
+        rec["result"] = {"error": oracle.err_text(e)}
         y = None
 
     if job == "jax" and not isinstance(c["padding"], str):
@@ -816,7 +797,7 @@ def run_one(job, fw, c, idx):
             y2 = np.asarray(fw.legacy(c, x, w), dtype=np.float64)
             e2 = None
         except Exception as e:
-            y2, e2 = None, err_text(e)
+            y2, e2 = None, oracle.err_text(e)
         if y is None or y2 is None:
             same = y is None and y2 is None
         else:
@@ -868,12 +849,8 @@ def run_one(job, fw, c, idx):
     return rec
 
 
-def worker_main(job, cases_path, start):
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    with open(cases_path) as f:
-        cases = json.load(f)
+def make_handler(job, tmpdir):
+    """worker side (oracle.serve): the framework adapter of the job and its record maker"""
     if job == "torch":
         fw = TorchFW()
     elif job in ("tf", "tf_onednn"):
@@ -886,12 +863,19 @@ def worker_main(job, cases_path, start):
         fw = JaxFW()
     else:
         raise SystemExit("unknown job " + job)
-    out = sys.stdout
-    for i in range(start, len(cases)):
-        idx, c = cases[i]
-        rec = run_one(job, fw, c, idx)
-        out.write(json.dumps([i, rec], separators=(",", ":")) + "\n")
-        out.flush()
+    return lambda idx, c: run_one(job, fw, c, idx)
+
+
+def crash_record(item, text):
+    _idx, c = item
+    rec = record_head(c)
+    rec["result"] = {"error": text}
+    return rec
+
+
+def job_cost(job, items):
+    """the onnx and keras cases are about 3x slower"""
+    return len(items) * (3 if job.startswith(("onnx", "keras")) else 1)
 
 
 # --------------------------------------------------------------------------
@@ -899,113 +883,24 @@ def worker_main(job, cases_path, start):
 # --------------------------------------------------------------------------
 
 
-def job_env(job):
-    env = dict(os.environ)
-    env["TF_CPP_MIN_LOG_LEVEL"] = "3"
-    env["CUDA_VISIBLE_DEVICES"] = ""
-    env["JAX_PLATFORMS"] = "cpu"
-    env["KERAS_BACKEND"] = "tensorflow"
-    env["PYTHONHASHSEED"] = "0"
-    env["OMP_NUM_THREADS"] = "1"
-    if job in ("tf", "keras"):
-        env["TF_ENABLE_ONEDNN_OPTS"] = "0"
-    elif job in ("tf_onednn", "keras_onednn"):
-        env["TF_ENABLE_ONEDNN_OPTS"] = "1"
-    return env
-
-
-def run_job(job, items, tmpdir, log):
-    path = os.path.join(tmpdir, f"cases_{job}.json")
-    with open(path, "w") as f:
-        json.dump(items, f)
-    results = [None] * len(items)
-    start = 0
-    t0 = time.time()
-    while start < len(items):
-        errpath = os.path.join(tmpdir, f"stderr_{job}.txt")
-        with open(errpath, "w") as ef:
-            p = subprocess.Popen(
-                [
-                    sys.executable,
-                    os.path.abspath(__file__),
-                    "--worker",
-                    job,
-                    "--cases",
-                    path,
-                    "--start",
-                    str(start),
-                ],
-                stdout=subprocess.PIPE,
-                stderr=ef,
-                env=job_env(job),
-                text=True,
-            )
-            for line in p.stdout:
-                line = line.strip()
-                if not line.startswith("["):
-                    continue
-                i, rec = json.loads(line)
-                results[i] = rec
-                start = i + 1
-            rc = p.wait()
-        if start < len(items):
-            # the worker died on items[start]: record it and continue after it
-            with open(errpath) as ef:
-                tail = [ln.strip() for ln in ef.read().splitlines() if ln.strip()]
-            msg = tail[-1][:250] if tail else ""
-            _idx, c = items[start]
-            rec = {
-                k: c[k]
-                for k in ("framework", "n", "k", "s", "d", "padding", "output_padding", "output_shape")
-            }
-            if job.endswith("onednn"):
-                rec["onednn"] = True
-            rec["result"] = {"error": "CRASH: worker exited with %d: %s" % (rc, msg)}
-            results[start] = rec
-            log("  %s: worker crashed on item %d (rc=%d) %s" % (job, start, rc, msg))
-            start += 1
-    log("  %s: %d records in %.1fs" % (job, len(items), time.time() - t0))
-    return results
-
-
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--worker")
-    ap.add_argument("--cases")
-    ap.add_argument("--start", type=int, default=0)
+    oracle.add_arguments(ap)
     ap.add_argument("--out", default=os.path.join(HERE, "shapes.jsonl"))
-    ap.add_argument("--jobs", type=int, default=2, help="parallel framework subprocesses")
     args = ap.parse_args()
     if args.worker:
-        worker_main(args.worker, args.cases, args.start)
+        oracle.serve(args.worker, args.tmp, args.start, make_handler)
         return
 
     import tempfile
 
-    lock = threading.Lock()
-
-    def log(m):
-        with lock:
-            print(m, file=sys.stderr, flush=True)
-
     cases = generate()
-    order = ["torch", "tf", "tf_onednn", "keras", "keras_onednn", "onnx", "jax"]
-    per_job = {j: [] for j in order}
-    for idx, c in enumerate(cases):
-        per_job[c["_job"]].append([idx, c])
-    log("generated %d cases: %s" % (len(cases), {j: len(v) for j, v in per_job.items()}))
+    per_job = oracle.group_by_job(cases)
     t0 = time.time()
     with tempfile.TemporaryDirectory() as td:
-        # longest jobs first
-        sched = sorted(
-            order,
-            key=lambda j: -len(per_job[j]) * (3 if j.startswith("onnx") or j.startswith("keras") else 1),
-        )
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-            futs = {j: ex.submit(run_job, j, per_job[j], td, log) for j in sched if per_job[j]}
-            results = {j: f.result() for j, f in futs.items()}
+        results = oracle.run_all(__file__, per_job, td, args.jobs, crash_record, job_cost)
     records = []
-    for j in order:
+    for j in oracle.JOBS:
         records.extend(results.get(j, []))
     text = "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
     data = text.encode()
@@ -1028,7 +923,7 @@ def main():
     counts = {}
     for r in records:
         counts[r["framework"]] = counts.get(r["framework"], 0) + 1
-    log(
+    oracle.log(
         "wrote %d records (%s) to %s, %d bytes, %.1fs"
         % (len(records), counts, written, os.path.getsize(written), time.time() - t0)
     )

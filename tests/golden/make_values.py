@@ -9,11 +9,11 @@ Run from the repository root with the oracle venv:
 
     /work/oracles/bin/python tests/golden/make_values.py [--jobs 2]
 
-Every framework runs in its own subprocess (this same file with --worker JOB). The script installs
-nothing and is deterministic (fixed seed, fixed zip timestamps). Before writing, every framework
-result is reproduced in numpy: the uncropped scatter full[i*s + j*d] += x[i]*w[j] (per group and
-channel pair), cropped at the offset found by matching. Nothing is written if a framework raises or
-a result cannot be reproduced.
+Every framework runs in its own subprocess (this same file with --worker JOB, driven by oracle.py).
+The script installs nothing and is deterministic (fixed seed, fixed zip timestamps). Before writing,
+every framework result is reproduced in numpy: the uncropped scatter full[i*s + j*d] += x[i]*w[j]
+(per group and channel pair), cropped at the offset found by matching. Nothing is written if a
+framework raises or a result cannot be reproduced.
 """
 
 from __future__ import annotations
@@ -23,13 +23,12 @@ import io
 import itertools
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+
+import oracle
 
 SEED = 20251124
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -800,98 +799,31 @@ class JaxFW:
         return np.asarray(y)
 
 
-def worker_main(job, tmpdir, start):
-    import warnings
-
+def make_handler(job, tmpdir):
+    """worker side (oracle.serve): runs a case on the inputs written by main, saves y_IDX.npy;
+    the result is None, or the error text if the framework raised"""
     import numpy as np
 
-    warnings.filterwarnings("ignore")
-    with open(os.path.join(tmpdir, f"cases_{job}.json")) as f:
-        items = json.load(f)
     inputs = np.load(os.path.join(tmpdir, "inputs.npz"), allow_pickle=False)
     fw = {"torch": TorchFW, "tf": TFFW, "keras": KerasFW, "onnx": OnnxFW, "jax": JaxFW}[job.split("_")[0]]()
-    for pos in range(start, len(items)):
-        idx, c = items[pos]
-        print(json.dumps({"start": pos}), flush=True)
+
+    def handle(idx, c):
         key = f"i{idx:04d}"
         x, w = inputs[key + "_x"], inputs[key + "_w"]
         b = inputs[key + "_b"] if c["bias"] else None
         try:
             y = fw.call(c, x, w, b)
-            np.save(os.path.join(tmpdir, f"y_{idx:04d}.npy"), np.asarray(y), allow_pickle=False)
-            print(json.dumps({"done": pos}), flush=True)
         except Exception as e:
-            msg = str(e).strip().splitlines()
-            print(
-                json.dumps({"error": pos, "msg": f"{type(e).__name__}: {msg[0][:300] if msg else ''}"}),
-                flush=True,
-            )
+            return oracle.err_text(e)
+        np.save(os.path.join(tmpdir, f"y_{idx:04d}.npy"), np.asarray(y), allow_pickle=False)
+        return None
+
+    return handle
 
 
 # --------------------------------------------------------------------------
 # parent side
 # --------------------------------------------------------------------------
-
-
-def job_env(job):
-    env = dict(os.environ)
-    env.update(
-        TF_CPP_MIN_LOG_LEVEL="3",
-        CUDA_VISIBLE_DEVICES="",
-        JAX_PLATFORMS="cpu",
-        KERAS_BACKEND="tensorflow",
-        PYTHONHASHSEED="0",
-        OMP_NUM_THREADS="1",
-    )
-    if job.startswith(("tf", "keras")):
-        env["TF_ENABLE_ONEDNN_OPTS"] = "1" if job.endswith("onednn") else "0"
-    return env
-
-
-def run_job(job, items, tmpdir, log):
-    """{idx: error text} for the cases of this job that raised or crashed the worker"""
-    errors = {}
-    start = 0
-    t0 = time.time()
-    while start < len(items):
-        errpath = os.path.join(tmpdir, f"stderr_{job}.txt")
-        current = start
-        with open(errpath, "w") as ef:
-            p = subprocess.Popen(
-                [
-                    sys.executable,
-                    os.path.abspath(__file__),
-                    "--worker",
-                    job,
-                    "--tmp",
-                    tmpdir,
-                    "--start",
-                    str(start),
-                ],
-                stdout=subprocess.PIPE,
-                stderr=ef,
-                env=job_env(job),
-                text=True,
-            )
-            for line in p.stdout:
-                if not line.startswith("{"):
-                    continue
-                msg = json.loads(line)
-                if "start" in msg:
-                    current = msg["start"]
-                elif "done" in msg:
-                    start = msg["done"] + 1
-                else:
-                    errors[items[msg["error"]][0]] = msg["msg"]
-                    start = msg["error"] + 1
-            rc = p.wait()
-        if start < len(items):
-            with open(errpath) as ef:
-                tail = [ln.strip() for ln in ef.read().splitlines() if ln.strip()]
-            errors[items[current][0]] = "CRASH rc=%d: %s" % (rc, tail[-1][:250] if tail else "")
-            start = current + 1
-    log("  %s: %d cases in %.1fs" % (job, len(items), time.time() - t0))
-    return errors
 
 
 def write_npz(path, arrays):
@@ -910,37 +842,26 @@ def write_npz(path, arrays):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--worker")
-    ap.add_argument("--tmp")
-    ap.add_argument("--start", type=int, default=0)
+    oracle.add_arguments(ap)
     ap.add_argument("--npz", default=os.path.join(HERE, "values.npz"))
     ap.add_argument("--json", default=os.path.join(HERE, "values.json"))
-    ap.add_argument("--jobs", type=int, default=2, help="parallel framework subprocesses")
     args = ap.parse_args()
     if args.worker:
-        worker_main(args.worker, args.tmp, args.start)
+        oracle.serve(args.worker, args.tmp, args.start, make_handler)
         return
 
     import numpy as np
 
-    lock = threading.Lock()
-
-    def log(m):
-        with lock:
-            print(m, file=sys.stderr, flush=True)
-
+    log = oracle.log
     t0 = time.time()
     cases = generate()
-    order = ["torch", "tf", "tf_onednn", "keras", "keras_onednn", "onnx", "jax"]
-    per_job = {j: [] for j in order}
     data = {}
     for idx, c in enumerate(cases):
-        per_job[c["_job"]].append([idx, c])
         x, w, b = canonical_data(c, idx)
         xf, wf = to_framework(c, x, w)
         dt = np.dtype(c["dtype"])
         data[idx] = tuple(None if a is None else np.ascontiguousarray(a, dtype=dt) for a in (xf, wf, b))
-    log("generated %d cases: %s" % (len(cases), {j: len(v) for j, v in per_job.items()}))
+    per_job = oracle.group_by_job(cases)
 
     with tempfile.TemporaryDirectory() as td:
         flat = {}
@@ -949,15 +870,14 @@ def main():
             if b is not None:
                 flat[f"i{idx:04d}_b"] = b
         np.savez(os.path.join(td, "inputs.npz"), **flat)
-        for j, items in per_job.items():
-            with open(os.path.join(td, f"cases_{j}.json"), "w") as f:
-                json.dump(items, f)
-        sched = sorted((j for j in order if per_job[j]), key=lambda j: -len(per_job[j]))
-        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as ex:
-            futs = [ex.submit(run_job, j, per_job[j], td, log) for j in sched]
-            errors = {}
-            for f in futs:
-                errors.update(f.result())
+        # a crash is an error like any other: the text is the result
+        results = oracle.run_all(__file__, per_job, td, args.jobs, lambda item, text: text)
+        errors = {
+            idx: err
+            for job, res in results.items()
+            for (idx, _c), err in zip(per_job[job], res, strict=True)
+            if err is not None
+        }
         ys = {}
         for idx in range(len(cases)):
             p = os.path.join(td, f"y_{idx:04d}.npy")
