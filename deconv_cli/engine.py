@@ -713,18 +713,11 @@ def _combine(
     # the blocks first, as the products come.
     y = arena.take(nb, *_interleave([b.blocks for b in blocks], strides), c_out)
     yv = y.transpose(0, *range(1, 2 * dims, 2), *range(2, 2 * dims + 1, 2), 2 * dims + 1)
-    cur = p.reshape(*p.shape[: 1 + 2 * dims], *strides, c_out)
-    for a in reversed(range(dims)):
-        pos = 2 * a + 1  # this axis in cur[..., e] and in dst
-        if blocks[a].pair:
-            c0 = _at(cur, a, 0)
-            dst = yv if a == 0 else arena.take(*c0.shape[:pos], blocks[a].blocks, *c0.shape[pos + 1 :])
-            _pair_blocks([_at(cur, a, e) for e in range(3)], dst, pos, 0)
-            cur = dst
-        elif a == 0:
-            np.copyto(yv, _at(cur, a, 0))
-        else:
-            cur = _at(cur, a, 0)
+    cur = _combine_axes(p.reshape(*p.shape[: 1 + 2 * dims], *strides, c_out), blocks, 1, arena)
+    if blocks[0].pair:
+        _pair_blocks([cur[e] for e in range(3)], yv, 1, 0)
+    else:
+        np.copyto(yv, cur[0])
     full = y.reshape(nb, *(b.blocks * ax.s for ax, b in zip(axes, blocks, strict=True)), c_out)
     src_idx, dst_idx = [], []
     for ax, b in zip(axes, blocks, strict=True):
@@ -737,6 +730,22 @@ def _combine(
         np.copyto(dst, src)
     else:
         np.add(src, bias, out=dst)
+
+
+def _combine_axes(cur: Array, blocks: Sequence[_Blocks], lead: int, arena: _Arena) -> Array:
+    """Combine the products of every axis but the first into full blocks,
+    from the last axis down.  ``cur`` is (products..., ``lead`` axes,
+    tiles...); the result keeps axis 0's products and tiles."""
+    for a in reversed(range(1, len(blocks))):
+        pos = a + lead + a  # axis a in cur[..., e]: after the products left, the lead and axes < a
+        if blocks[a].pair:
+            c0 = _at(cur, a, 0)
+            dst = arena.take(*c0.shape[:pos], blocks[a].blocks, *c0.shape[pos + 1 :])
+            _pair_blocks([_at(cur, a, e) for e in range(3)], dst, pos, 0)
+            cur = dst
+        else:
+            cur = _at(cur, a, 0)
+    return cur
 
 
 def _written(ax: _Axis, b: _Blocks) -> tuple[int, int]:
@@ -811,19 +820,8 @@ def _karatsuba_first(
     p = arena.take(*prods, v.shape[-1], columns)
     for idx in itertools.product(*(range(n) for n in prods)):
         np.matmul(v[idx].T, t[idx].reshape(c_in, columns), out=p[idx])
-    # (products..., s..., C_out, n, tiles...); in cur[..., e] the axis a
-    # sits after the products left, the (s..., C_out, n) lead and axes < a.
-    cur = p.reshape(*prods, *strides, c_out, nb, *tiles)
-    lead = dims + 2
-    for a in reversed(range(1, dims)):
-        pos = a + lead + a
-        if blocks[a].pair:
-            c0 = _at(cur, a, 0)
-            dst = arena.take(*c0.shape[:pos], blocks[a].blocks, *c0.shape[pos + 1 :])
-            _pair_blocks([_at(cur, a, e) for e in range(3)], dst, pos, 0)
-            cur = dst
-        else:
-            cur = _at(cur, a, 0)
+    # (product of axis 0, s..., C_out, n, tiles of axis 0, blocks...)
+    cur = _combine_axes(p.reshape(*prods, *strides, c_out, nb, *tiles), blocks, dims + 2, arena)
     # Axis 0, phase by phase, into the output.  (Blocks of channels that
     # stay in cache across the phases measured slower: more, smaller calls.)
     for rs in itertools.product(*(range(s) for s in strides)):
