@@ -221,13 +221,8 @@ def run(
     budget = parse.size(max_memory, "--max-memory")
     if output in (None, stream.STDIO) and sys.stdout.isatty():
         raise DeconvError("refusing to write .npy bytes to a terminal; redirect stdout or give -o FILE")
-    inputs = {"input": input_path, "weight": weight, **({"bias": bias} if bias else {})}
-    if [role for role, path in inputs.items() if path == stream.STDIO][1:]:
-        raise DeconvError("only one of INPUT, --weight and --bias can read stdin (-)")
-    for role, path in inputs.items():
-        if output is not None and stream.same_file(output, path):
-            raise DeconvError(f"--output {output!r} is the {role} file; write the result elsewhere")
-    arrays = {role: stream.read(path, role, sys.stdin.buffer) for role, path in inputs.items()}
+    sources = [("INPUT", "input", input_path), ("--weight", "weight", weight), ("--bias", "bias", bias)]
+    arrays = stream.read_all(sources, ("--output", output), sys.stdin.buffer)
     from deconv_cli.execute import conv_transpose
 
     paddings = parse.padding(padding)
@@ -295,7 +290,7 @@ def explain(
     axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
     report = core.layer(framework.value, axes, options)
     core.kernel(values, weight, ones)
-    picture = core.Explanation(report)
+    numbers = None
     if values is not None:
         import numpy as np
 
@@ -303,8 +298,9 @@ def explain(
 
         sizes = tuple(a.n for a in axes)
         kernels = tuple(a.kernel_size for a in axes)
-        x = stream.read(values, "input", sys.stdin.buffer)
-        w = np.ones(kernels) if weight is None else stream.read(weight, "weight", sys.stdin.buffer)
+        sources = [("--values", "input", values), ("--weight", "weight", weight)]
+        arrays = stream.read_all(sources, ("--svg", svg), sys.stdin.buffer)
+        x, w = arrays["input"], arrays.get("weight", np.ones(kernels))
         full = full_result(
             x.reshape(core.layout(x.shape, sizes, framework.value, option="--values")),
             w.reshape(core.layout(w.shape, kernels, framework.value, option="--weight")),
@@ -313,11 +309,10 @@ def explain(
             framework=framework.value,
         )
         planar = core.planar([a.full for a in axes], 1)
-        picture = core.Explanation(
-            report,
-            core.Values.of(report, x.reshape(core.planar(sizes, 1)).tolist(), full.reshape(planar).tolist()),
+        numbers = core.Values.of(
+            report, x.reshape(core.planar(sizes, 1)).tolist(), full.reshape(planar).tolist()
         )
-    draw.explain(picture, sys.stdout, svg=svg)
+    draw.explain(core.Explanation(report, numbers), sys.stdout, svg=svg)
 
 
 @app.command()

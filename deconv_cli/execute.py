@@ -18,6 +18,7 @@ from deconv_cli.errors import DeconvError
 from deconv_cli.frameworks import FRAMEWORKS, Framework
 from deconv_cli.geometry import Axis, Options, Padding
 from deconv_cli.parse import spread
+from deconv_cli.stream import REAL_KINDS
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -176,7 +177,7 @@ def _dtypes(
 ) -> tuple[np.dtype[np.generic], np.dtype[np.generic]]:
     """(result, computation) dtypes from the input's: float16 computes in float32, integers give float32."""
     for dtype in (x, w):
-        if dtype.kind not in "fiub":
+        if dtype.kind not in REAL_KINDS:
             raise DeconvError(f"arrays must hold real numbers (got dtype {dtype})")
     if x == np.float64:
         return x, x

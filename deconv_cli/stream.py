@@ -1,9 +1,9 @@
 """Reading and writing .npy arrays from files or ``-`` (stdin/stdout), safely.
 
-Pipes are not seekable, so input is read whole and parsed from memory; output is
-written in one call to stdout, or to a temporary file renamed over the target, so
-an interrupted run never leaves half a file. Untrusted files are loaded with
-``allow_pickle=False`` and only real and integer dtypes are accepted.
+Pipes are not seekable, so stdin is read whole and parsed from memory; files are
+parsed as they are read. Output goes to stdout, or to a temporary file renamed over
+the target, so an interrupted run never leaves half a file. Untrusted files are
+loaded with ``allow_pickle=False`` and only real and integer dtypes are accepted.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
@@ -21,29 +22,51 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 STDIO = "-"
+REAL_KINDS = "fiub"  # numpy dtype kinds of real numbers: float, int, uint, bool
+
+
+def read_all(
+    sources: Sequence[tuple[str, str, str | None]], output: tuple[str, str | None], stdin: BinaryIO
+) -> dict[str, npt.NDArray[np.generic]]:
+    """Load every (option, role, path) given, keyed by role, after refusing what
+    would lose data: two of them on stdin, or ``output`` = (option, path) naming
+    one of them."""
+    given = [(option, role, path) for option, role, path in sources if path is not None]
+    on_stdin = [option for option, _, path in given if path == STDIO]
+    if len(on_stdin) > 1:
+        names = [option for option, _, _ in given]
+        listed = f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 2 else " and ".join(names)
+        raise DeconvError(f"only one of {listed} can read stdin (-)")
+    target_option, target = output
+    for _, role, path in given:
+        if target is not None and same_file(target, path):
+            raise DeconvError(f"{target_option} {target!r} is the {role} file; write the result elsewhere")
+    return {role: read(path, role, stdin) for _, role, path in given}
 
 
 def read(path: str, role: str, stdin: BinaryIO) -> npt.NDArray[np.generic]:
     """Load the .npy array ``role`` (input, weight, bias) from ``path`` or ``-``."""
     import numpy as np
 
+    where = "stdin" if path == STDIO else repr(path)
     try:
-        data = stdin.read() if path == STDIO else Path(path).read_bytes()
+        source = io.BytesIO(stdin.read()) if path == STDIO else open(path, "rb")  # noqa: SIM115
     except OSError as error:
         raise DeconvError(f"cannot read {role} {path!r}: {error.strerror}", ExitCode.FAILURE) from None
-    where = "stdin" if path == STDIO else repr(path)
-    if not data:
-        raise DeconvError(f"{role} {where} is empty: expected a .npy array", ExitCode.FAILURE)
-    try:
-        array = np.load(io.BytesIO(data), allow_pickle=False)
-    except (ValueError, OSError, EOFError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DeconvError(
-            f"{role} {where} is not a readable .npy array ({reason})", ExitCode.FAILURE
-        ) from None
+    with source:
+        if not source.read(1):
+            raise DeconvError(f"{role} {where} is empty: expected a .npy array", ExitCode.FAILURE)
+        source.seek(0)
+        try:
+            array = np.load(source, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as error:
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            raise DeconvError(
+                f"{role} {where} is not a readable .npy array ({reason})", ExitCode.FAILURE
+            ) from None
     if not isinstance(array, np.ndarray):  # an .npz archive
         raise DeconvError(f"{role} {where} is an .npz archive: give one .npy array", ExitCode.FAILURE)
-    if array.dtype.kind not in "fiub":
+    if array.dtype.kind not in REAL_KINDS:
         raise DeconvError(
             f"{role} {where} has dtype {array.dtype}; only real numbers are supported "
             "(float16/32/64 or integers)",
@@ -58,17 +81,19 @@ def write(array: npt.NDArray[np.generic], path: str | None, stdout: BinaryIO) ->
     """Write ``array`` as .npy to ``path``, or to ``stdout`` when ``path`` is None or ``-``."""
     import numpy as np
 
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
+    def save(file: BinaryIO) -> None:
+        np.save(file, array, allow_pickle=False)
+
     if path is None or path == STDIO:
-        stdout.write(buffer.getvalue())
+        save(stdout)
         stdout.flush()
         return
-    replace(path, buffer.getvalue())
+    replace(path, save)
 
 
-def replace(path: str, data: bytes) -> None:
-    """Write ``data`` to a temporary file in the same folder and rename it over ``path``.
+def replace(path: str, data: bytes | Callable[[BinaryIO], None]) -> None:
+    """Write ``data`` (bytes, or a function that writes to a file) to a temporary
+    file in the same folder and rename it over ``path``.
 
     So a reader never sees half a file, and a failed write leaves ``path`` as it was.
     """
@@ -79,7 +104,10 @@ def replace(path: str, data: bytes) -> None:
         raise DeconvError(f"cannot write {path!r}: {error.strerror}", ExitCode.FAILURE) from None
     try:
         with os.fdopen(handle, "wb") as file:
-            file.write(data)
+            if isinstance(data, bytes):
+                file.write(data)
+            else:
+                data(file)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a result is an ordinary file

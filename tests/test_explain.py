@@ -337,3 +337,23 @@ def test_a_missing_file_exits_1(tmp_path, cli_run):
         1,
         f"deconv: error: cannot read input '{tmp_path / 'none.npy'}': No such file or directory\n",
     )
+
+
+def test_the_svg_is_never_written_over_an_input_file(tmp_path, monkeypatch, cli_run):
+    monkeypatch.chdir(tmp_path)
+    np.save("x.npy", np.arange(4.0))
+    before = (tmp_path / "x.npy").read_bytes()
+    assert cli_run("explain", "--in", "4", "--k", "3", "--values", "x.npy", "--ones", "--svg", "x.npy") == (
+        2,
+        "",
+        "deconv: error: --svg 'x.npy' is the input file; write the result elsewhere\n",
+    )
+    assert (tmp_path / "x.npy").read_bytes() == before
+
+
+def test_only_one_of_values_and_weight_reads_stdin(cli_run):
+    assert cli_run("explain", "--in", "4", "--k", "3", "--values", "-", "--weight", "-") == (
+        2,
+        "",
+        "deconv: error: only one of --values and --weight can read stdin (-)\n",
+    )
