@@ -143,8 +143,8 @@ def pad(
 ) -> None:
     """Every way to turn --in into --out: padding and output_padding per framework, ranked.
 
-    Ranking: kernel divisible by stride (no checkerboard overlap), then symmetric crops,
-    then no output_padding, then the smallest kernel.
+    Ranking: even overlap (every output phase gets as many taps: no checkerboard), then
+    symmetric crops, then no output_padding, then the smallest kernel.
     """
     sizes = parse.ints(n, "--in")
     wanted = parse.ints(out, "--out")

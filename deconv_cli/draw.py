@@ -11,8 +11,9 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
 
 from deconv_cli import stream
-from deconv_cli.explain import Explanation, Position, Stage, each, notes, shown, stages
+from deconv_cli.explain import Explanation, Position, Stage, notes, shown, stages
 from deconv_cli.overlap import AxisOverlap, Coverage, OverlapReport
+from deconv_cli.parse import each
 from deconv_cli.render import console, to_json
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from typing import Literal, TypeVar
 from deconv_cli.errors import DeconvError
 from deconv_cli.frameworks import FRAMEWORKS, Params
 from deconv_cli.geometry import Axis, Layer, Options, Steps
+from deconv_cli.parse import each
 from deconv_cli.render import call, expression
 from deconv_cli.shape import ShapeReport, shape
 from deconv_cli.translate import Expression
@@ -201,11 +202,6 @@ def describe(crop: Crops) -> str:
 
 def _size(report: ShapeReport, length: Callable[[Steps], int]) -> str:
     return " x ".join(str(length(steps)) for steps in report.steps)
-
-
-def each(values: Sequence[object]) -> str:
-    """One value when every axis has it, else the comma list, as the options are written."""
-    return ",".join(map(str, dict.fromkeys(values) if len(set(values)) == 1 else values))
 
 
 def notes(report: ShapeReport) -> tuple[str, ...]:

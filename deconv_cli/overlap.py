@@ -75,7 +75,12 @@ def taps(kernel_size: int, stride: int, dilation: int = 1) -> tuple[int, ...]:
     return tuple(counts)
 
 
-def _even(kernel_size: int, stride: int, dilation: int) -> bool:
+def even(kernel_size: int, stride: int, dilation: int = 1) -> bool:
+    """Whether every output phase gets as many taps: no checkerboard.
+
+    >>> even(4, 2), even(3, 2), even(4, 2, dilation=2)
+    (True, False, False)
+    """
     return len(set(taps(kernel_size, stride, dilation))) == 1
 
 
@@ -91,7 +96,7 @@ def alternatives(kernel_size: int, stride: int, dilation: int = 1) -> tuple[int,
     k, s = kernel_size, stride
     below = range(k - 1, max(k - s, 1) - 1, -1)
     above = range(k + 1, k + s + 1)
-    nearest = (next((c for c in sizes if _even(c, s, dilation)), None) for sizes in (below, above))
+    nearest = (next((c for c in sizes if even(c, s, dilation)), None) for sizes in (below, above))
     return tuple(c for c in nearest if c is not None)
 
 

@@ -9,6 +9,7 @@ from itertools import product
 from deconv_cli.errors import DeconvError, ExitCode
 from deconv_cli.frameworks import FRAMEWORKS, Params
 from deconv_cli.geometry import Axis, Layer, split
+from deconv_cli.overlap import even
 from deconv_cli.translate import solutions
 
 #: the pseudo-framework of the plain crop, for sizes no symmetric padding reaches
@@ -34,8 +35,8 @@ class Solution:
 
     @property
     def rank(self) -> tuple[bool, bool, bool, int, int]:
-        """Even overlap (k divisible by s) first, then symmetric, no output_padding, small k."""
-        uneven = any(k % s for k, s in zip(self.k, self.s, strict=True))
+        """Even overlap (no checkerboard) first, then symmetric, no output_padding, small k."""
+        uneven = not all(even(k, s, d) for k, s, d in zip(self.k, self.s, self.d, strict=True))
         return uneven, not self.symmetric, self.uses_output_padding, max(self.k), max(self.s)
 
 

@@ -71,6 +71,15 @@ def broadcast(named: dict[str, Sequence[object]]) -> int:
     return axes
 
 
+def each(values: Sequence[object]) -> str:
+    """One value when every axis has it, else the comma list, as the options are written.
+
+    >>> each([1, 1]), each([1, 2, 1])
+    ('1', '1,2,1')
+    """
+    return ",".join(map(str, dict.fromkeys(values) if len(set(values)) == 1 else values))
+
+
 def spread(values: Sequence[T], axes: int) -> tuple[T, ...]:
     """Repeat a single value over ``axes``; a full list is kept."""
     return tuple(values) * axes if len(values) == 1 else tuple(values)

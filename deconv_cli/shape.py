@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from deconv_cli.errors import DeconvError
 from deconv_cli.frameworks import FRAMEWORKS
 from deconv_cli.geometry import Axis, Options, Steps
+from deconv_cli.parse import each
 from deconv_cli.translate import Expression, express
 
 
@@ -53,7 +54,7 @@ def shape(framework: str, axes: Sequence[Axis], options: Sequence[Options]) -> S
     return ShapeReport(
         framework=framework,
         api=rules.api.format(n=len(axes)),
-        padding=",".join(dict.fromkeys(str(o.padding) for o in options)),
+        padding=each([o.padding for o in options]),
         output=tuple(layer.output for layer in layers),
         crop=tuple((layer.begin, layer.end) for layer in layers),
         candidates=tuple(rules.candidates(a, o) for a, o in zip(axes, options, strict=True)),

@@ -117,6 +117,21 @@ def test_pad_search_ranks_even_overlap_then_symmetric_first(cli_run):
     ]
 
 
+def test_pad_search_counts_dilation_in_the_overlap(cli_run):
+    # with gcd(s, d) = 2 every kernel leaves phases without taps: k % s == 0 is no better
+    _, stdout, _ = cli_run(
+        "pad", "--in", "8", "--out", "16", "--s", "2", "--d", "2", "-f", "torch", "--limit", "3"
+    )
+    assert [line.split("\t")[1] for line in stdout.splitlines()] == ["k=2", "k=3", "k=4"]
+
+
+def test_shape_reports_each_axis_padding_as_given(cli_run):
+    _, stdout, _ = cli_run(
+        "shape", "--in", "4,4,4", "--k", "3", "--s", "2", "--padding", "1,2,1", "-f", "torch", "--json"
+    )
+    assert json.loads(stdout)["padding"] == "1,2,1"
+
+
 def test_pad_without_solution_exits_1_naming_the_nearest_sizes(cli_run):
     assert cli_run("pad", "--in", "3", "--out", "60", "--k", "3", "--s", "2") == (
         1,
