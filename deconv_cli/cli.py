@@ -55,7 +55,7 @@ app = typer.Typer(
 
 
 def _complete_padding(incomplete: str) -> list[str]:
-    return [mode for mode in ("valid", "same", "same_lower") if mode.startswith(incomplete)]
+    return [mode for mode in dict.fromkeys(parse.MODES.values()) if mode.startswith(incomplete)]
 
 
 In = Annotated[str, typer.Option("--in", help="Input spatial size(s), comma list per axis: 16 or 16,24.")]
@@ -225,18 +225,26 @@ def run(
     arrays = stream.read_all(sources, ("--output", output), sys.stdin.buffer)
     from deconv_cli.execute import conv_transpose
 
+    strides, dilations = parse.ints(stride, "--s"), parse.ints(dilation, "--d")
     paddings = parse.padding(padding)
+    extra = None if output_padding is None else parse.ints(output_padding, "--op", minimum=0)
+    requested = None if output_shape is None else parse.ints(output_shape, "--output-shape")
+    # the options agree among themselves; the arrays' rank is checked against them next
+    named: dict[str, Sequence[object]] = {"--s": strides, "--d": dilations, "--padding": paddings}
+    named.update({"--op": extra} if extra is not None else {})
+    named.update({"--output-shape": requested} if requested is not None else {})
+    parse.broadcast(named)
     with render.progress(sys.stderr.isatty()) as report:
         result = conv_transpose(
             arrays["input"],
             arrays["weight"],
-            stride=parse.ints(stride, "--s"),
-            dilation=parse.ints(dilation, "--d"),
+            stride=strides,
+            dilation=dilations,
             padding=[(p.begin, p.end) for p in paddings]
             if paddings[0].mode == "explicit"
             else paddings[0].mode,
-            output_padding=parse.ints(output_padding, "--op", minimum=0) if output_padding else None,
-            output_shape=parse.ints(output_shape, "--output-shape") if output_shape else None,
+            output_padding=extra,
+            output_shape=requested,
             groups=groups,
             bias=arrays.get("bias"),
             framework=framework.value,

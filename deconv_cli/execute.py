@@ -17,7 +17,7 @@ from deconv_cli import engine
 from deconv_cli.errors import DeconvError
 from deconv_cli.frameworks import FRAMEWORKS, Framework
 from deconv_cli.geometry import Axis, Options, Padding
-from deconv_cli.parse import spread
+from deconv_cli.parse import MODES, spread
 from deconv_cli.stream import REAL_KINDS
 
 if TYPE_CHECKING:
@@ -197,12 +197,11 @@ def _options(
     padding: PaddingArg, output_padding: IntArg | None, output_shape: IntArg | None, rank: int
 ) -> tuple[Options, ...]:
     if isinstance(padding, str):
-        modes = {"valid": "valid", "same": "same", "same_upper": "same", "same_lower": "same_lower"}
-        if padding.lower() not in modes:
+        if padding.lower() not in MODES:
             raise DeconvError(
                 f"padding must be valid, same, same_lower, ints or (begin, end) pairs (got {padding!r})"
             )
-        paddings = (Padding(modes[padding.lower()]),) * rank  # type: ignore[arg-type]
+        paddings = (Padding(MODES[padding.lower()]),) * rank  # type: ignore[arg-type]
     else:
         items = (padding,) if isinstance(padding, int) else tuple(padding)
         paddings = spread(tuple(_crop(item) for item in items), rank)

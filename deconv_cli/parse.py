@@ -12,7 +12,8 @@ from deconv_cli.geometry import Axis, Options, Padding
 T = TypeVar("T")
 MAX_AXES = 3
 _INT = re.compile(r"-?\d{1,9}")
-_MODES = {"valid": "valid", "same": "same", "same_upper": "same", "same_lower": "same_lower"}
+# every padding mode name, and the mode it means
+MODES = {"valid": "valid", "same": "same", "same_upper": "same", "same_lower": "same_lower"}
 
 
 def ints(text: str, option: str, minimum: int = 1) -> tuple[int, ...]:
@@ -38,7 +39,7 @@ def padding(text: str) -> tuple[Padding, ...]:
     >>> [str(p) for p in padding("1:2,0")]
     ['1:2', '0']
     """
-    mode = _MODES.get(text.strip().lower())
+    mode = MODES.get(text.strip().lower())
     if mode is not None:
         return (Padding(mode),)  # type: ignore[arg-type]
     result = []

@@ -121,8 +121,12 @@ def test_bad_arrays_raise_one_deconv_error(kwargs, message):
         conv_transpose(x, w, **kwargs)
 
 
+# the console script installed next to this interpreter, not whichever is first on PATH
+DECONV = str(Path(sys.executable).with_name("deconv"))
+
+
 def deconv(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(["deconv", *args], input=stdin, capture_output=True, check=False, cwd=cwd)
+    return subprocess.run([DECONV, *args], input=stdin, capture_output=True, check=False, cwd=cwd)
 
 
 def npy(array: np.ndarray) -> bytes:
@@ -196,7 +200,7 @@ def test_output_equal_to_an_input_is_refused(files):
 def test_binary_output_to_a_terminal_is_refused(files):
     controller, terminal = pty.openpty()
     process = subprocess.run(
-        ["deconv", "run", "x.npy", "-w", "w1.npy"],
+        [DECONV, "run", "x.npy", "-w", "w1.npy"],
         stdout=terminal,
         stderr=subprocess.PIPE,
         cwd=files,
@@ -251,6 +255,8 @@ def test_missing_file_exits_1(files):
         (["-w", "w1.npy", "--s", "2,2,2"], b"stride must be a positive int or 2 of them"),
         (["-w", "w1.npy", "--max-memory", "lots"], b"--max-memory must be a positive size like 512M"),
         (["-w", "w1.npy", "-b", "-"], b"only one of INPUT, --weight and --bias can read stdin"),
+        (["-w", "w1.npy", "--s", "1,2", "--padding", "1,1,1"], b"--s has 2 values but --padding has 3"),
+        (["-w", "w1.npy", "--op", ""], b"--op must be an integer or a comma list"),
     ],
 )
 def test_mismatched_arrays_and_options_exit_2(files, args, message):
@@ -263,4 +269,3 @@ def test_mismatched_arrays_and_options_exit_2(files, args, message):
 def test_run_help_explains_the_layouts():
     result = deconv("run", "--help")
     assert b"(C_in, C_out/groups, *k)" in result.stdout
-    assert sys.executable  # the console script is installed next to this interpreter
