@@ -29,22 +29,19 @@ import random
 import time
 
 import oracle
+from oracle import full_len
 
 SEED = 20251123
 HERE = os.path.dirname(os.path.abspath(__file__))
 MAX_PLAIN_BYTES = 1_500_000
 
 # --------------------------------------------------------------------------
-# shared arithmetic helpers (used by the generator only to pick cases)
+# arithmetic helpers used to pick cases (full_len is oracle.py's)
 # --------------------------------------------------------------------------
 
 
 def kext(k, d):
     return d * (k - 1) + 1
-
-
-def full_len(n, k, s, d):
-    return (n - 1) * s + kext(k, d)
 
 
 # worked examples of frameworks.md section 7: (n, k, s, d)
@@ -433,53 +430,24 @@ def generate():
 # --------------------------------------------------------------------------
 
 
-def full_scatter(x, w, s, d):
-    import numpy as np
-
-    nd = x.ndim
-    F = [(x.shape[a] - 1) * s[a] + d[a] * (w.shape[a] - 1) + 1 for a in range(nd)]
-    full = np.zeros(F, dtype=np.float64)
-    for j in np.ndindex(*w.shape):
-        sl = tuple(slice(j[a] * d[a], j[a] * d[a] + s[a] * (x.shape[a] - 1) + 1, s[a]) for a in range(nd))
-        full[sl] += x * w[j]
-    return full
-
-
 def match_crop(out, full, f32):
     """per-axis offsets L with out == full_ext[L:L+O]; returns (crop, error text).
     crop is None when an axis has length 0; a single axis entry is None when several offsets match."""
     import numpy as np
-    from numpy.lib.stride_tricks import sliding_window_view
 
-    O = out.shape
-    F = full.shape
+    O, F = out.shape, full.shape
     if any(o == 0 for o in O):
         return None, None
     scale = float(np.abs(full).max()) + 1.0
     tol = (2e-5 if f32 else 1e-9) * scale
-    pad = [(o + 1, o + 1) for o in O]
-    ext = np.pad(full, pad)
-    matches = []
-    if out.ndim == 1:
-        win = sliding_window_view(ext, O[0])  # (nL, O)
-        err = np.abs(win - out).max(axis=-1)
-        for i in np.nonzero(err <= tol)[0]:
-            matches.append((int(i) - pad[0][0],))
-    else:
-        nL0 = ext.shape[0] - O[0] + 1
-        for i0 in range(nL0):
-            blk = ext[i0 : i0 + O[0]]
-            win = sliding_window_view(blk, O[1], axis=1)  # (O0, nL1, O1)
-            err = np.abs(win - out[:, None, :]).max(axis=(0, 2))
-            for i1 in np.nonzero(err <= tol)[0]:
-                matches.append((i0 - pad[0][0], int(i1) - pad[1][0]))
-    if not matches:
+    crops = oracle.match_crop(out[None, None], full[None, None], tol)
+    if not crops:
         return None, f"MISMATCH: no offset matches the uncropped scatter (output {list(O)}, full {list(F)})"
+    # an axis whose window lies only on structural or appended zeros is unobservable: null
     crop = []
     for a in range(len(O)):
-        Ls = sorted(set(m[a] for m in matches))
-        # an axis whose window lies only on structural or appended zeros is unobservable: null
-        crop.append([Ls[0], F[a] - Ls[0] - O[a]] if len(Ls) == 1 else None)
+        pairs = sorted({tuple(m[a]) for m in crops})
+        crop.append(list(pairs[0]) if len(pairs) == 1 else None)
     return crop, None
 
 
@@ -778,7 +746,7 @@ def run_one(job, fw, c, idx):
 
     x, w = make_data(c, idx)
     rec = record_head(c)
-    full = full_scatter(x, w, c["s"], c["d"])
+    full = oracle.full_scatter(x[None, None], w[None, None], c["s"], c["d"], 1)[0, 0]
     try:
         y = fw.call(c, x, w)
         y = np.asarray(y, dtype=np.float64)

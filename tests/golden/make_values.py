@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import itertools
 import json
 import os
 import sys
@@ -29,6 +28,7 @@ import time
 import zipfile
 
 import oracle
+from oracle import full_len
 
 SEED = 20251124
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -40,10 +40,6 @@ TUTORIAL_Y_START = [[1, 2, 1, 1], [3, 6, 3, 3], [2, 4, 2, 2], [2, 4, 2, 2]]
 # --------------------------------------------------------------------------
 # cases (pure python)
 # --------------------------------------------------------------------------
-
-
-def full_len(n, k, s, d):
-    return (n - 1) * s + d * (k - 1) + 1
 
 
 def spec(
@@ -539,44 +535,6 @@ def to_canonical(c, x, w, y):
     return xc, np.flip(wc, axis=tuple(range(2, 2 + nd))), yc
 
 
-def full_scatter(x, w, s, d, groups):
-    """canonical layouts; full[n, co, i*s + j*d] += x[n, ci, i] * w[ci, co_local, j] within each group"""
-    import numpy as np
-
-    N, cin = x.shape[:2]
-    sp, k = x.shape[2:], w.shape[2:]
-    cog = w.shape[1]
-    cig = cin // groups
-    F = [full_len(sp[a], k[a], s[a], d[a]) for a in range(len(sp))]
-    full = np.zeros((N, cog * groups, *F))
-    for g in range(groups):
-        xg = x[:, g * cig : (g + 1) * cig]
-        for j in np.ndindex(*k):
-            wg = w[g * cig : (g + 1) * cig, :, *j]
-            sl = tuple(slice(j[a] * d[a], j[a] * d[a] + s[a] * (sp[a] - 1) + 1, s[a]) for a in range(len(sp)))
-            full[(slice(None), slice(g * cog, (g + 1) * cog), *sl)] += np.einsum("nc...,co->no...", xg, wg)
-    return full
-
-
-def match_crop(y, full, tol):
-    """all per-axis offsets L with y == full_ext[..., L:L+O]; returns the list of crops [[L, R], ...]"""
-    import numpy as np
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    O, F = y.shape[2:], full.shape[2:]
-    nd = len(O)
-    ext = np.pad(full, [(0, 0), (0, 0)] + [(o + 1, o + 1) for o in O])
-    found = []
-    for head in itertools.product(*[range(ext.shape[2 + a] - O[a] + 1) for a in range(nd - 1)]):
-        blk = ext[(slice(None), slice(None), *(slice(h, h + O[a]) for a, h in enumerate(head)))]
-        win = sliding_window_view(blk, O[-1], axis=-1)  # (N, C, *O[:-1], nL, O[-1])
-        err = np.abs(win - y[..., None, :]).max(axis=(0, 1, *range(2, 1 + nd), -1))
-        for last in np.nonzero(err <= tol)[0]:
-            offs = [h - (O[a] + 1) for a, h in enumerate(head)] + [int(last) - (O[-1] + 1)]
-            found.append([[L, F[a] - L - O[a]] for a, L in enumerate(offs)])
-    return found
-
-
 def verify(c, x, w, b, y):
     """(crop, problem): the crop that reproduces y from the numpy scatter, or why none does"""
     import numpy as np
@@ -587,10 +545,10 @@ def verify(c, x, w, b, y):
         return None, f"output batch/channels {yc.shape[:2]} != {expect_shape}"
     if b is not None:
         yc = yc - np.asarray(b, dtype=np.float64).reshape(1, -1, *[1] * (yc.ndim - 2))
-    full = full_scatter(xc, wc, c["stride"], c["dilation"], c["groups"])
+    full = oracle.full_scatter(xc, wc, c["stride"], c["dilation"], c["groups"])
     scale = float(np.abs(full).max()) + float(np.abs(b).max() if b is not None else 0.0) + 1.0
     tol = (3e-5 if c["dtype"] == "float32" else 1e-10) * scale
-    crops = match_crop(yc, full, tol)
+    crops = oracle.match_crop(yc, full, tol)
     if len(crops) != 1:
         return (
             None,
@@ -606,7 +564,7 @@ def orientation_observable(c, x, w, b, y, crop):
 
     xc, wc, yc = to_canonical(c, *(np.asarray(t, dtype=np.float64) for t in (x, w, y)))
     flipped = np.flip(wc, axis=tuple(range(2, wc.ndim)))
-    full = full_scatter(xc, flipped, c["stride"], c["dilation"], c["groups"])
+    full = oracle.full_scatter(xc, flipped, c["stride"], c["dilation"], c["groups"])
     ext = np.pad(full, [(0, 0), (0, 0)] + [(max(0, -L), max(0, -R)) for L, R in crop])
     sl = tuple(slice(max(0, L), max(0, L) + o) for (L, _), o in zip(crop, yc.shape[2:], strict=True))
     if b is not None:

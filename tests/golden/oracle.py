@@ -9,10 +9,14 @@ The parent writes the job's items ([index, case] pairs) to DIR/cases_JOB.json. T
 framework, answers items[POS:] in order and prints one protocol line per item on stdout, so the
 parent knows how far it got. If the worker dies, the item it was on gets a `CRASH: ...` result and a
 new worker starts after it. Up to --jobs jobs run at a time; the results do not depend on it.
+
+The numeric helpers both generators check framework results with (full_len, full_scatter,
+match_crop) live here too; numpy is imported inside them, only in the workers.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -55,6 +59,58 @@ def group_by_job(cases):
 
 def cases_path(tmpdir, job):
     return os.path.join(tmpdir, f"cases_{job}.json")
+
+
+# --------------------------------------------------------------------------
+# numerics shared by the generators (numpy only inside the functions)
+# --------------------------------------------------------------------------
+
+
+def full_len(n, k, s, d):
+    """length of the uncropped scatter on one axis"""
+    return (n - 1) * s + d * (k - 1) + 1
+
+
+def full_scatter(x, w, s, d, groups):
+    """the uncropped transposed convolution in float64, canonical layouts x (N, C_in, *n) and
+    w (C_in, C_out/groups, *k): full[n, co, i*s + j*d] += x[n, ci, i] * w[ci, co_local, j] within each
+    group. For bare spatial arrays: full_scatter(x[None, None], w[None, None], s, d, 1)[0, 0]"""
+    import numpy as np
+
+    batch, cin = x.shape[:2]
+    sp, k = x.shape[2:], w.shape[2:]
+    cog = w.shape[1]
+    cig = cin // groups
+    lens = [full_len(sp[a], k[a], s[a], d[a]) for a in range(len(sp))]
+    full = np.zeros((batch, cog * groups, *lens))
+    for g in range(groups):
+        xg = x[:, g * cig : (g + 1) * cig]
+        for j in np.ndindex(*k):
+            wg = w[g * cig : (g + 1) * cig, :, *j]
+            sl = tuple(slice(j[a] * d[a], j[a] * d[a] + s[a] * (sp[a] - 1) + 1, s[a]) for a in range(len(sp)))
+            full[(slice(None), slice(g * cog, (g + 1) * cog), *sl)] += np.einsum("nc...,co->no...", xg, wg)
+    return full
+
+
+def match_crop(y, full, tol):
+    """every crop of full that y reproduces within tol, as a list of [[L, R], ...] (one pair per
+    spatial axis): y == full_ext[..., L:L+O] on each axis, full_ext = full zero-extended by O+1 on
+    both sides, R = F - L - O. y and full are (N, C, *spatial); no spatial axis of y may be empty."""
+    import numpy as np
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    osz, fsz = y.shape[2:], full.shape[2:]
+    nd = len(osz)
+    ext = np.pad(full, [(0, 0), (0, 0)] + [(o + 1, o + 1) for o in osz])
+    found = []
+    for head in itertools.product(*[range(ext.shape[2 + a] - osz[a] + 1) for a in range(nd - 1)]):
+        blk = ext[(slice(None), slice(None), *(slice(h, h + osz[a]) for a, h in enumerate(head)))]
+        win = sliding_window_view(blk, osz[-1], axis=-1)  # (N, C, *O[:-1], nL, O[-1])
+        err = np.abs(win - y[..., None, :]).max(axis=(0, 1, *range(2, 1 + nd), -1))
+        for last in np.nonzero(err <= tol)[0]:
+            offs = [h - (osz[a] + 1) for a, h in enumerate(head)] + [int(last) - (osz[-1] + 1)]
+            found.append([[L, fsz[a] - L - osz[a]] for a, L in enumerate(offs)])
+    return found
 
 
 # --------------------------------------------------------------------------
