@@ -91,9 +91,11 @@ def test_core_gives_each_frameworks_recorded_output_crop_or_error(framework):
     assert not wrong, "\n".join(f"{json.dumps(r)}\n  core: {got}" for r, got in wrong[:10])
 
 
-@pytest.mark.parametrize("framework", list(FRAMEWORKS))
+# jax accepts no requested size, so its records carry no candidates
+@pytest.mark.parametrize("framework", [name for name in FRAMEWORKS if name != "jax"])
 def test_core_candidates_are_the_sizes_each_framework_accepted(framework):
     wrong = []
+    checked = 0
     for record in RECORDS:
         if (
             record["framework"] != framework
@@ -115,6 +117,8 @@ def test_core_candidates_are_the_sizes_each_framework_accepted(framework):
             got = [[] for _ in axes]
         if not all(got):  # the recording varies one axis with the others valid: none is, if one isn't
             got = [[] for _ in axes]
+        checked += 1
         if got != record["candidates"]:
             wrong.append((record, got))
+    assert checked >= 50, checked
     assert not wrong, "\n".join(f"{json.dumps(r)}\n  core: {got}" for r, got in wrong[:10])
