@@ -120,10 +120,11 @@ class _Job:
         unbatched = data.ndim == rank + 1
         channels_last = rules.channels_last if layout is None else layout == "channels_last"
         result_dtype, compute_dtype = _dtypes(data.dtype, kernel.dtype)
-        nc = _to_channels_first(data[None] if unbatched else data, channels_last).astype(
-            compute_dtype, copy=False
+        # one copy each, in the engine's layout and dtype (the engine then copies nothing)
+        nc = np.ascontiguousarray(
+            _to_channels_first(data[None] if unbatched else data, channels_last), dtype=compute_dtype
         )
-        torch_weight = _to_torch_weight(kernel, rules).astype(compute_dtype, copy=False)
+        torch_weight = np.ascontiguousarray(_to_torch_weight(kernel, rules), dtype=compute_dtype)
         in_channels, out_per_group = torch_weight.shape[:2]
         _check_channels(nc.shape[1], in_channels, groups, rules)
         shift = None
@@ -163,7 +164,8 @@ class _Job:
             progress=progress,
         )
         result = _from_channels_first(out, self.channels_last)
-        return (result[0] if self.unbatched else result).astype(self.dtype, copy=False)
+        # one copy at most: the layout move and the dtype together
+        return (result[0] if self.unbatched else result).astype(self.dtype, order="C", copy=False)
 
 
 def _framework(name: str) -> Framework:
@@ -228,7 +230,7 @@ def _to_channels_first(x: npt.NDArray[np.generic], channels_last: bool) -> npt.N
 
 
 def _from_channels_first(x: npt.NDArray[np.generic], channels_last: bool) -> npt.NDArray[np.generic]:
-    return np.ascontiguousarray(np.moveaxis(x, 1, -1)) if channels_last else x
+    return np.moveaxis(x, 1, -1) if channels_last else x
 
 
 def _to_torch_weight(w: npt.NDArray[np.generic], rules: Framework) -> npt.NDArray[np.generic]:

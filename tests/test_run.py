@@ -69,6 +69,12 @@ def test_float_dtypes_are_kept_and_integers_become_float32(dtype, result):
     assert_allclose(y.astype(np.float64)[0, 0], [1.0, 2.0, 2.0, 1.0], strict=True)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_a_channels_last_result_is_one_c_ordered_array(dtype):
+    y = conv_transpose(np.ones((2, 3, 3, 4), dtype=dtype), np.ones((2, 2, 5, 4), dtype=dtype), framework="tf")
+    assert (y.shape, y.dtype, y.flags.c_contiguous) == ((2, 4, 4, 5), dtype, True)
+
+
 def test_bias_is_added_per_output_channel():
     y = conv_transpose(np.zeros((1, 1, 2)), np.zeros((1, 2, 1)), bias=np.array([1.0, -1.0]))
     assert_array_equal(y, [[[1, 1], [-1, -1]]])
