@@ -19,6 +19,7 @@ from deconv_cli.frameworks import FRAMEWORKS
 
 TERMINAL_LIMIT = 20
 FrameworkName = Enum("FrameworkName", {name: name for name in FRAMEWORKS}, type=str)  # type: ignore[misc]
+DEFAULT_FRAMEWORK = FrameworkName("tf")
 
 
 def _fail(message: str, code: int) -> NoReturn:
@@ -96,7 +97,7 @@ def shape(
     padding: PaddingOption = "valid",
     output_padding: OutputPadding = None,
     output_shape: OutputShape = None,
-    framework: FrameworkOption = FrameworkName.tf,  # type: ignore[attr-defined]
+    framework: FrameworkOption = DEFAULT_FRAMEWORK,
     as_json: Json = False,
     emit: Emit = None,
 ) -> None:
@@ -146,24 +147,23 @@ def pad(
     Ranking: even overlap (every output phase gets as many taps: no checkerboard), then
     symmetric crops, then no output_padding, then the smallest kernel.
     """
-    sizes = parse.ints(n, "--in")
-    wanted = parse.ints(out, "--out")
-    kernels = parse.ints(kernel_size, "--k") if kernel_size else None
-    strides = parse.ints(stride, "--s") if stride else None
-    dilations = parse.ints(dilation, "--d")
-    named: dict[str, Sequence[object]] = {"--in": sizes, "--out": wanted, "--d": dilations}
-    named.update({"--k": kernels} if kernels else {})
-    named.update({"--s": strides} if strides else {})
-    axes = parse.broadcast(named)
+    named = {
+        "--in": parse.ints(n, "--in"),
+        "--out": parse.ints(out, "--out"),
+        "--d": parse.ints(dilation, "--d"),
+    }
+    named.update({"--k": parse.ints(kernel_size, "--k")} if kernel_size is not None else {})
+    named.update({"--s": parse.ints(stride, "--s")} if stride is not None else {})
+    values = parse.per_axis(named)
     from deconv_cli import render
     from deconv_cli.pad import pad as solve_pad
 
     report = solve_pad(
-        parse.spread(sizes, axes),
-        parse.spread(wanted, axes),
-        kernel_size=parse.spread(kernels, axes) if kernels else None,
-        stride=parse.spread(strides, axes) if strides else None,
-        dilation=parse.spread(dilations, axes),
+        values["--in"],
+        values["--out"],
+        kernel_size=values.get("--k"),
+        stride=values.get("--s"),
+        dilation=values["--d"],
         frameworks=[name for name in FRAMEWORKS if name in {*(framework or FrameworkName), emit}],
         max_k=max_k,
         max_s=max_s,
@@ -171,7 +171,7 @@ def pad(
     if emit is not None:
         from deconv_cli.emit import for_pad
 
-        print(for_pad(report, parse.spread(sizes, axes), emit.value))
+        print(for_pad(report, values["--in"], emit.value))
         return
     terminal = sys.stdout.isatty()
     shown = limit or None
@@ -200,7 +200,7 @@ def run(
     padding: PaddingOption = "valid",
     output_padding: OutputPadding = None,
     output_shape: OutputShape = None,
-    framework: FrameworkOption = FrameworkName.tf,  # type: ignore[attr-defined]
+    framework: FrameworkOption = DEFAULT_FRAMEWORK,
     groups: Annotated[int, typer.Option("--groups", "-g", min=1, help="Groups.")] = 1,
     layout: Annotated[
         DataLayout | None, typer.Option("--layout", help="Override the framework's data layout.")
@@ -264,7 +264,7 @@ def explain(
     padding: PaddingOption = "valid",
     output_padding: OutputPadding = None,
     output_shape: OutputShape = None,
-    framework: FrameworkOption = FrameworkName.tf,  # type: ignore[attr-defined]
+    framework: FrameworkOption = DEFAULT_FRAMEWORK,
     values: Annotated[
         str | None,
         typer.Option(
@@ -338,11 +338,14 @@ def overlap(
     from deconv_cli import draw
     from deconv_cli.overlap import overlap as solve_overlap
 
-    kernels = parse.ints(kernel_size, "--k")
-    strides = parse.ints(stride, "--s")
-    dilations = parse.ints(dilation, "--d")
-    axes = parse.broadcast({"--k": kernels, "--s": strides, "--d": dilations})
-    report = solve_overlap(*(parse.spread(v, axes) for v in (kernels, strides, dilations)))
+    values = parse.per_axis(
+        {
+            "--k": parse.ints(kernel_size, "--k"),
+            "--s": parse.ints(stride, "--s"),
+            "--d": parse.ints(dilation, "--d"),
+        }
+    )
+    report = solve_overlap(values["--k"], values["--s"], values["--d"])
     draw.overlap(report, sys.stdout, terminal=sys.stdout.isatty(), as_json=as_json)
 
 

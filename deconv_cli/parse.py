@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
 from deconv_cli.errors import DeconvError
@@ -54,7 +54,7 @@ def padding(text: str) -> tuple[Padding, ...]:
     return tuple(result)
 
 
-def broadcast(named: dict[str, Sequence[object]]) -> int:
+def broadcast(named: Mapping[str, Sequence[object]]) -> int:
     """The number of axes: the longest list; others must have 1 value or as many.
 
     >>> broadcast({"--in": (16, 24), "--k": (3,)})
@@ -70,6 +70,16 @@ def broadcast(named: dict[str, Sequence[object]]) -> int:
                 f"{option} has {len(values)} values but {longest} has {axes}; give one value or one per axis"
             )
     return axes
+
+
+def per_axis(named: Mapping[str, Sequence[T]]) -> dict[str, tuple[T, ...]]:
+    """Every option's values, one per axis, after ``broadcast`` checks them.
+
+    >>> per_axis({"--in": (16, 24), "--k": (3,)})
+    {'--in': (16, 24), '--k': (3, 3)}
+    """
+    axes = broadcast(named)
+    return {option: spread(values, axes) for option, values in named.items()}
 
 
 def each(values: Sequence[object]) -> str:
@@ -101,34 +111,19 @@ def layer(
     >>> [a.n for a in axes], [str(o.padding) for o in options]
     ([16, 24], ['same', 'same'])
     """
-    sizes = ints(n, "--in")
-    kernels = ints(kernel_size, "--k")
-    strides = ints(stride, "--s")
-    dilations = ints(dilation, "--d")
-    paddings = padding(padding_text)
-    extra: tuple[int | None, ...] = (None,)
-    requested: tuple[int | None, ...] = (None,)
     named: dict[str, Sequence[object]] = {
-        "--in": sizes,
-        "--k": kernels,
-        "--s": strides,
-        "--d": dilations,
-        "--padding": paddings,
+        "--in": ints(n, "--in"),
+        "--k": ints(kernel_size, "--k"),
+        "--s": ints(stride, "--s"),
+        "--d": ints(dilation, "--d"),
+        "--padding": padding(padding_text),
+        "--op": (None,) if output_padding is None else ints(output_padding, "--op", minimum=0),
+        "--output-shape": (None,) if output_shape is None else ints(output_shape, "--output-shape"),
     }
-    if output_padding is not None:
-        extra = named["--op"] = ints(output_padding, "--op", minimum=0)
-    if output_shape is not None:
-        requested = named["--output-shape"] = ints(output_shape, "--output-shape")
-    count = broadcast(named)
-    axes = tuple(
-        Axis(*values)
-        for values in zip(*(spread(v, count) for v in (sizes, kernels, strides, dilations)), strict=True)
-    )
+    values = per_axis(named)
+    axes = tuple(Axis(*a) for a in zip(*(values[o] for o in ("--in", "--k", "--s", "--d")), strict=True))
     options = tuple(
-        Options(*values)
-        for values in zip(
-            spread(paddings, count), spread(extra, count), spread(requested, count), strict=True
-        )
+        Options(*o) for o in zip(*(values[o] for o in ("--padding", "--op", "--output-shape")), strict=True)
     )
     return axes, options
 

@@ -81,12 +81,12 @@ def shape(report: ShapeReport, out: TextIO, *, terminal: bool, as_json: bool) ->
         shape_tables(report, out)
 
 
-def shape_tables(report: ShapeReport, out: TextIO, width: int | None = None) -> None:
+def shape_tables(report: ShapeReport, out: TextIO) -> None:
     """The steps per axis, then one row per framework."""
     from rich.table import Table
     from rich.text import Text
 
-    screen = console(out, width)
+    screen = console(out)
     sizes = " x ".join(map(str, report.output))
     screen.print(Text.assemble((report.api, "bold"), f" padding={report.padding} -> ", (sizes, "bold")))
     for index, (steps, candidates) in enumerate(zip(report.steps, report.candidates, strict=True)):
@@ -145,7 +145,7 @@ def pad(report: PadReport, out: TextIO, *, terminal: bool, as_json: bool, limit:
         pad_table(shown, out)
 
 
-def pad_table(solutions: Sequence[Solution], out: TextIO, width: int | None = None) -> None:
+def pad_table(solutions: Sequence[Solution], out: TextIO) -> None:
     from rich.table import Table
 
     table = Table(title="ways to get this size, best first")
@@ -153,7 +153,7 @@ def pad_table(solutions: Sequence[Solution], out: TextIO, width: int | None = No
         table.add_column(column, style="cyan" if column == "framework" else None)
     for s in solutions:
         table.add_row(s.framework, _ints(s.k), _ints(s.s), _ints(s.d), call(s.params), _crops(s.crop))
-    console(out, width).print(table)
+    console(out).print(table)
 
 
 def _ints(values: Sequence[int]) -> str:
