@@ -259,7 +259,7 @@ def padded(steps: Steps) -> tuple[Position, ...]:
         + inserted(steps)[max(-begin, 0) : steps.dilated - max(-end, 0)]
         + (zero,) * max(end, 0)
     )
-    taps = range(0, steps.dilation * (steps.kernel_size - 1) + 1, steps.dilation)
+    taps = range(0, steps.kernel_size * steps.dilation, steps.dilation)
     return tuple(Position(p.kind, p.index, window=i in taps) for i, p in enumerate(strip))
 
 

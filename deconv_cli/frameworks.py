@@ -137,7 +137,7 @@ class Torch(Framework):
             output_padding = options.output_shape - low
         else:
             output_padding = options.output_padding or 0
-            limit = max(axis.stride, axis.dilation)
+            limit = axis.output_padding_limit
             if output_padding >= limit:
                 raise self.fail(
                     f"output_padding must be < max(stride, dilation) = {limit} "
@@ -185,7 +185,7 @@ class TensorFlow(Framework):
                 "write the crop as --padding B:E"
             )
         if padding.mode == "same":
-            return (axis.n - 1) * axis.stride + 1, axis.n * axis.stride
+            return axis.dilated, axis.same
         begin, end = self._explicit(padding)
         low = axis.full - begin - end
         return low, low + axis.stride - 1
@@ -255,7 +255,7 @@ class Keras(Framework):
 
     def _length(self, axis: Axis, same: bool, output_padding: int | None) -> int:
         if output_padding is None:
-            return axis.n * axis.stride if same else axis.dilated - 1 + max(axis.extent, axis.stride)
+            return axis.same if same else axis.valid
         base = axis.dilated - 1 + axis.extent % 2 if same else axis.full
         return base + output_padding
 
@@ -290,8 +290,7 @@ class Keras(Framework):
 
     def _backend_accepts(self, axis: Axis, same: bool, output_padding: int | None, output: int) -> bool:
         # Keras passes O to tf.nn SAME, which wants (n-1)s < O <= n*s
-        lowest = (axis.n - 1) * axis.stride + 1
-        return not (same and output_padding is not None and not lowest <= output <= axis.n * axis.stride)
+        return not (same and output_padding is not None and not axis.dilated <= output <= axis.same)
 
     def candidates(self, axis: Axis, options: Options) -> tuple[int, ...]:
         return tuple(sorted(self._choices(axis, self._check(axis, options.padding))))
@@ -325,9 +324,9 @@ class Keras(Framework):
             raise self.fail(
                 f"the TensorFlow backend rejects padding='same' with output_padding="
                 f"{output_padding} here (output {output} is outside tf SAME's "
-                f"[{(axis.n - 1) * axis.stride + 1}, {axis.n * axis.stride}]); omit --op"
+                f"[{axis.dilated}, {axis.same}]); omit --op"
             )
-        return Layer.ending(axis, split(max(0, axis.full - output), "end")[0], output)
+        return Layer.centred(axis, output)
 
     def params(self, axes: Sequence[Axis], options: Sequence[Options]) -> Params:
         paddings = [self.output_padding(a, o) for a, o in zip(axes, options, strict=True)]
@@ -357,7 +356,7 @@ class Onnx(Framework):
 
     def _output_padding(self, axis: Axis, options: Options) -> int:
         output_padding = options.output_padding or 0
-        limit = max(axis.stride, axis.dilation)
+        limit = axis.output_padding_limit
         if output_padding >= limit:
             raise self.fail(
                 f"output_padding must be < max(stride, dilation) = {limit} "
@@ -392,11 +391,9 @@ class Onnx(Framework):
                     f"output_shape must be <= (n-1)*stride + extent + stride - 1 = {top} "
                     f"(got {options.output_shape})"
                 )
-            total = max(0, extended - options.output_shape)
-            return Layer.ending(axis, split(total, odd_at)[0], options.output_shape)
+            return Layer.centred(axis, options.output_shape, odd_at, output_padding)
         if mode in ("same", "same_lower"):
-            total = max(0, extended - axis.n * axis.stride)
-            return Layer.ending(axis, split(total, odd_at)[0], extended - total)
+            return Layer.centred(axis, min(extended, axis.same), odd_at, output_padding)
         begin, end = self._explicit(options.padding)
         layer = Layer(extended - begin - end, begin, end - output_padding)
         if layer.output < 1:
@@ -447,9 +444,9 @@ class Jax(Framework):
         if mode == "same_lower":
             raise self.fail("padding must be 'SAME', 'VALID' or explicit pairs (got same_lower)")
         if mode == "same":
-            layer = Layer.ending(axis, max(0, axis.extent - axis.stride) // 2, axis.n * axis.stride)
+            layer = Layer.ending(axis, max(0, axis.extent - axis.stride) // 2, axis.same)
         elif mode == "valid":
-            layer = Layer.ending(axis, 0, axis.dilated - 1 + max(axis.extent, axis.stride))
+            layer = Layer.ending(axis, 0, axis.valid)
         else:
             layer = Layer.crop(axis, options.padding.begin, options.padding.end)
             if layer.output < 1:

@@ -47,6 +47,26 @@ class Axis:
         """Length of the input after inserting ``s-1`` zeros between elements."""
         return (self.n - 1) * self.stride + 1
 
+    @property
+    def same(self) -> int:
+        """SAME's output length ``n*s``."""
+        return self.n * self.stride
+
+    @property
+    def valid(self) -> int:
+        """VALID's output length in TF, Keras and JAX: ``(n-1)*s + max(extent, s)``, the
+        full result, or ``n*s`` when the kernel is shorter than the stride.
+
+        >>> Axis(4, 3, 2).valid, Axis(4, 1, 2).valid
+        (9, 8)
+        """
+        return self.dilated - 1 + max(self.extent, self.stride)
+
+    @property
+    def output_padding_limit(self) -> int:
+        """output_padding must stay below ``max(stride, dilation)`` (PyTorch, ONNX)."""
+        return max(self.stride, self.dilation)
+
     def forward(self, size: int, begin: int = 0, end: int = 0) -> int:
         """Output length of the *forward* convolution of ``size`` padded by begin/end.
 
@@ -93,6 +113,11 @@ class Options:
     output_padding: int | None = None
     output_shape: int | None = None
 
+    @property
+    def adjusted(self) -> bool:
+        """Whether a non-zero output_padding or an output_shape moves the output."""
+        return bool(self.output_padding) or self.output_shape is not None
+
 
 @dataclass(frozen=True)
 class Layer:
@@ -119,6 +144,18 @@ class Layer:
     def ending(cls, axis: Axis, begin: int, output: int) -> Layer:
         """The layer of length ``output`` that starts ``begin`` into the full result."""
         return cls(output, begin, axis.full - begin - output)
+
+    @classmethod
+    def centred(
+        cls, axis: Axis, output: int, odd_at: Literal["begin", "end"] = "end", extra: int = 0
+    ) -> Layer:
+        """The layer of length ``output`` cropped evenly from the full result
+        extended by ``extra`` zeros (SAME's crop), the odd element at ``odd_at``.
+
+        >>> Layer.centred(Axis(4, 3, 2), 6)
+        Layer(output=6, begin=1, end=2)
+        """
+        return cls.ending(axis, split(max(0, axis.full + extra - output), odd_at)[0], output)
 
 
 def split(total: int, odd_at: Literal["begin", "end"]) -> tuple[int, int]:

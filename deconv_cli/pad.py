@@ -8,7 +8,7 @@ from itertools import product
 
 from deconv_cli.errors import DeconvError, ExitCode
 from deconv_cli.frameworks import FRAMEWORKS, Params
-from deconv_cli.geometry import Axis, Layer, split
+from deconv_cli.geometry import Axis, Layer
 from deconv_cli.overlap import even
 from deconv_cli.translate import solutions
 
@@ -100,7 +100,7 @@ def _search(
                 tuple(out),
                 crop=tuple((layer.begin, layer.end) for layer in layers),
                 params=FRAMEWORKS[name].params(axes, options),
-                uses_output_padding=any(o.output_padding or o.output_shape for o in options),
+                uses_output_padding=any(o.adjusted for o in options),
             )
             for name in frameworks
             for options, layers in solutions(FRAMEWORKS[name], axes, out)
@@ -119,7 +119,7 @@ def _plain_crop(
     axes: Sequence[Axis], out: Sequence[int], k: tuple[int, ...], s: tuple[int, ...], d: Sequence[int]
 ) -> Solution:
     """padding=0, then the slice a framework-neutral SAME would take (odd crop at the end)."""
-    layers = [Layer.ending(a, split(max(0, a.full - o), "end")[0], o) for a, o in zip(axes, out, strict=True)]
+    layers = [Layer.centred(a, o) for a, o in zip(axes, out, strict=True)]
     return Solution(
         CROP,
         k,

@@ -42,7 +42,7 @@ def proposals(axis: Axis, output: int, begin: int | None = None) -> Iterator[Opt
     Every padding mode with and without output_padding / output_shape, then the
     explicit crops ``b:e`` with ``b + e = F + op - output``.
     """
-    limit = max(axis.stride, axis.dilation)
+    limit = axis.output_padding_limit
     for mode in MODES:
         yield Options(Padding(mode))
         for output_padding in range(limit):
@@ -67,10 +67,6 @@ def _kind(options: Options) -> Mode:
     return options.padding.mode
 
 
-def _extras(options: Options) -> bool:
-    return bool(options.output_padding) or options.output_shape is not None
-
-
 def _combine(
     framework: Framework, axes: Sequence[Axis], per_axis: Sequence[Sequence[Options]]
 ) -> tuple[Options, ...] | None:
@@ -79,8 +75,8 @@ def _combine(
     for preference, kind in enumerate(framework.kinds_for(len(axes))):
         of_kind = [[o for o in choices if _kind(o) == kind] for choices in per_axis]
         if all(of_kind):
-            chosen = tuple(min(choices, key=_extras) for choices in of_kind)
-            key = (any(map(_extras, chosen)), preference)
+            chosen = tuple(min(choices, key=lambda o: o.adjusted) for choices in of_kind)
+            key = (any(o.adjusted for o in chosen), preference)
             if best is None or key < best[0]:
                 best = (key, chosen)
     return None if best is None else best[1]
@@ -129,7 +125,7 @@ def _covering(framework: Framework, axis: Axis, target: Layer) -> list[Options]:
         *(
             Options(Padding.explicit(p, p), op or None)
             for p in dict.fromkeys((inner, 0))
-            for op in range(max(axis.stride, axis.dilation))
+            for op in range(axis.output_padding_limit)
         ),
     ):
         layer = attempt(framework, axis, options)
@@ -169,7 +165,7 @@ def solutions(
         for combo in product(*([c for c in choices if _kind(c[0]) == kind] for choices in per_axis))
     ]
     # one setting per distinct layer: the plainest (no output_padding / output_shape) first
-    combos.sort(key=lambda combo: any(_extras(o) for o, _ in combo))
+    combos.sort(key=lambda combo: any(o.adjusted for o, _ in combo))
     results: dict[tuple[Layer, ...], tuple[Options, ...]] = {}
     for combo in combos:
         results.setdefault(tuple(layer for _, layer in combo), tuple(o for o, _ in combo))
