@@ -17,8 +17,7 @@ from deconv_cli.errors import DeconvError
 from deconv_cli.frameworks import FRAMEWORKS, Params
 from deconv_cli.geometry import Axis, Layer, Options, Steps
 from deconv_cli.parse import each
-from deconv_cli.render import call, expression
-from deconv_cli.shape import ShapeReport, shape
+from deconv_cli.shape import ShapeReport, call, expression, shape
 from deconv_cli.translate import Expression
 
 Grid = tuple[tuple[float, ...], ...]

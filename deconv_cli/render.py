@@ -10,14 +10,13 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
 
-from deconv_cli.shape import Refusal
+from deconv_cli.shape import Refusal, call, crops, expression
 
 if TYPE_CHECKING:
     from rich.console import Console
 
     from deconv_cli.pad import PadReport, Solution
     from deconv_cli.shape import ShapeReport
-    from deconv_cli.translate import Expression
 
 
 def console(out: TextIO, width: int | None = None, record: bool = False) -> Console:
@@ -34,42 +33,6 @@ def to_json(data: object, out: TextIO) -> None:
 
     json.dump(data, out, indent=2)
     out.write("\n")
-
-
-def call(params: dict[str, object]) -> str:
-    """Parameters as a keyword-argument list to paste into code.
-
-    >>> call({"padding": [1], "output_padding": None})
-    'padding=[1], output_padding=None'
-    """
-    return ", ".join(f"{name}={value!r}" for name, value in params.items())
-
-
-def _slices(spans: Sequence[tuple[int, int]], native: Sequence[int]) -> str:
-    text = "[..., " + ", ".join(f"{start}:{stop}" for start, stop in spans) + "]"
-    if any(start < 0 or stop > size for (start, stop), size in zip(spans, native, strict=True)):
-        text += " (zeros beyond the edges)"
-    return text
-
-
-def expression(item: Expression | Refusal, crop: Sequence[tuple[int, int]]) -> str:
-    """One framework's way to write the layer with this ``crop``, as one line of text."""
-    if isinstance(item, Refusal):
-        return f"error: {item.error}"
-    if item.then is None:
-        return call(item.params)
-    text = f"not expressible directly: {call(item.params)} then crop {_slices(item.then, item.output)}"
-    if item.lookalike is not None and item.lookalike_crop is not None:
-        shift = max(abs(a - b) for (a, _), (b, _) in zip(item.lookalike_crop, crop, strict=True))
-        text += (
-            f"; {call(item.lookalike)} gives the same size but crops "
-            f"{_crops(item.lookalike_crop)}, not {_crops(crop)}: values shifted by {shift}"
-        )
-    return text
-
-
-def _crops(crops: Sequence[tuple[int, int]]) -> str:
-    return ", ".join(f"{begin}:{end}" for begin, end in crops)
 
 
 def shape(report: ShapeReport, out: TextIO, *, terminal: bool, as_json: bool) -> None:
@@ -139,7 +102,7 @@ def pad(report: PadReport, out: TextIO, *, terminal: bool, as_json: bool, limit:
         for s in shown:
             out.write(
                 f"{s.framework}\tk={_ints(s.k)}\ts={_ints(s.s)}\td={_ints(s.d)}\t"
-                f"crop={_crops(s.crop)}\t{call(s.params)}\n"
+                f"crop={crops(s.crop)}\t{call(s.params)}\n"
             )
     else:
         pad_table(shown, out)
@@ -152,7 +115,7 @@ def pad_table(solutions: Sequence[Solution], out: TextIO) -> None:
     for column in ("framework", "k", "s", "d", "parameters", "crop begin:end"):
         table.add_column(column, style="cyan" if column == "framework" else None)
     for s in solutions:
-        table.add_row(s.framework, _ints(s.k), _ints(s.s), _ints(s.d), call(s.params), _crops(s.crop))
+        table.add_row(s.framework, _ints(s.k), _ints(s.s), _ints(s.d), call(s.params), crops(s.crop))
     console(out).print(table)
 
 

@@ -61,3 +61,42 @@ def shape(framework: str, axes: Sequence[Axis], options: Sequence[Options]) -> S
         steps=tuple(Steps.of(a, layer) for a, layer in zip(axes, layers, strict=True)),
         frameworks=translations,
     )
+
+
+# The layer as text, for the report's rows and explain's notes.
+
+
+def call(params: dict[str, object]) -> str:
+    """Parameters as a keyword-argument list to paste into code.
+
+    >>> call({"padding": [1], "output_padding": None})
+    'padding=[1], output_padding=None'
+    """
+    return ", ".join(f"{name}={value!r}" for name, value in params.items())
+
+
+def _slices(spans: Sequence[tuple[int, int]], native: Sequence[int]) -> str:
+    text = "[..., " + ", ".join(f"{start}:{stop}" for start, stop in spans) + "]"
+    if any(start < 0 or stop > size for (start, stop), size in zip(spans, native, strict=True)):
+        text += " (zeros beyond the edges)"
+    return text
+
+
+def expression(item: Expression | Refusal, crop: Sequence[tuple[int, int]]) -> str:
+    """One framework's way to write the layer with this ``crop``, as one line of text."""
+    if isinstance(item, Refusal):
+        return f"error: {item.error}"
+    if item.then is None:
+        return call(item.params)
+    text = f"not expressible directly: {call(item.params)} then crop {_slices(item.then, item.output)}"
+    if item.lookalike is not None and item.lookalike_crop is not None:
+        shift = max(abs(a - b) for (a, _), (b, _) in zip(item.lookalike_crop, crop, strict=True))
+        text += (
+            f"; {call(item.lookalike)} gives the same size but crops "
+            f"{crops(item.lookalike_crop)}, not {crops(crop)}: values shifted by {shift}"
+        )
+    return text
+
+
+def crops(crops: Sequence[tuple[int, int]]) -> str:
+    return ", ".join(f"{begin}:{end}" for begin, end in crops)
