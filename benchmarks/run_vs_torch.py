@@ -31,7 +31,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -53,17 +53,20 @@ class Layer:
     batch: int
     op: int = 0
     groups: int = 1
+    # the engine strategy measured fastest here; tests/test_engine.py holds
+    # the cost model to it, so a change of choice comes with a new measurement
+    fastest: str = field(kw_only=True)
 
 
 LAYERS = [
-    Layer("dcgan 100->512 1->4", 100, 512, (1, 1), 4, 1, 0, 64),
-    Layer("512->256 8->16", 512, 256, (8, 8), 4, 2, 1, 64),
-    Layer("128->3 32->64", 128, 3, (32, 32), 4, 2, 1, 64),
-    Layer("unet 256->128 32->64", 256, 128, (32, 32), 2, 2, 0, 8),
-    Layer("sr 64->64 64->128", 64, 64, (64, 64), 3, 2, 1, 4, op=1),
-    Layer("audio 512->256 L1024", 512, 256, (1024,), 16, 8, 4, 8),
-    Layer("3d 64->32 16^3", 64, 32, (16, 16, 16), 2, 2, 0, 2),
-    Layer("grouped 128->128 g32", 128, 128, (32, 32), 4, 2, 1, 8, groups=32),
+    Layer("dcgan 100->512 1->4", 100, 512, (1, 1), 4, 1, 0, 64, fastest="pointwise"),
+    Layer("512->256 8->16", 512, 256, (8, 8), 4, 2, 1, 64, fastest="karatsuba"),
+    Layer("128->3 32->64", 128, 3, (32, 32), 4, 2, 1, 64, fastest="columns"),
+    Layer("unet 256->128 32->64", 256, 128, (32, 32), 2, 2, 0, 8, fastest="phase"),
+    Layer("sr 64->64 64->128", 64, 64, (64, 64), 3, 2, 1, 4, op=1, fastest="phase"),
+    Layer("audio 512->256 L1024", 512, 256, (1024,), 16, 8, 4, 8, fastest="karatsuba_first"),
+    Layer("3d 64->32 16^3", 64, 32, (16, 16, 16), 2, 2, 0, 2, fastest="phase"),
+    Layer("grouped 128->128 g32", 128, 128, (32, 32), 4, 2, 1, 8, groups=32, fastest="phase"),
 ]
 
 

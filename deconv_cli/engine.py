@@ -885,18 +885,13 @@ def conv_transpose(
     w = np.ascontiguousarray(w, dtype=dtype)
     batch, c_in = x.shape[:2]
     c_out = w.shape[1] * groups
-    axes = []
-    for n, k, s, d, (lo, hi) in zip(x.shape[2:], w.shape[2:], stride, dilation, crop, strict=True):
-        span = d * (k - 1) + 1
-        # A length-1 input never overlaps itself, so any stride beyond the
-        # kernel span is equivalent and gives every tap its own phase.
-        axes.append(_Axis(n, k, max(s, span) if n == 1 else s, d, lo, (n - 1) * s + span - lo - hi))
+    axes = _axes(x.shape[2:], w.shape[2:], stride, dilation, crop)
     dims = len(axes)
     out_shape = (batch, c_out, *(ax.o for ax in axes))
     bias_b = None if bias is None else np.asarray(bias, dtype=dtype).reshape(c_out, *[1] * dims)
     budget = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
 
-    kind, scratch, covered, plans, shared = _strategy(tuple(axes), batch, c_in, c_out, groups)
+    kind, scratch, covered, plans, shared = _strategy(axes, batch, c_in, c_out, groups)
     # Outputs the strategy never writes must hold zero (or the bias) first.
     if covered:
         out = np.empty(out_shape, dtype=dtype)
@@ -939,6 +934,22 @@ def conv_transpose(
     if kind == "pointwise" and covered and bias_b is not None:
         out += bias_b
     return out
+
+
+def _axes(
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    crop: Sequence[tuple[int, int]],
+) -> tuple[_Axis, ...]:
+    axes = []
+    for n, k, s, d, (lo, hi) in zip(spatial, kernel, stride, dilation, crop, strict=True):
+        span = d * (k - 1) + 1
+        # A length-1 input never overlaps itself, so any stride beyond the
+        # kernel span is equivalent and gives every tap its own phase.
+        axes.append(_Axis(n, k, max(s, span) if n == 1 else s, d, lo, (n - 1) * s + span - lo - hi))
+    return tuple(axes)
 
 
 @functools.lru_cache(maxsize=64)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import math
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,12 +19,13 @@ from hypothesis import strategies as st
 
 from deconv_cli import engine
 from deconv_cli.engine import conv_transpose
+from deconv_cli.geometry import Axis, Layer
 
 Array = npt.NDArray[Any]
 
 
 def out_len(n: int, k: int, s: int, d: int, crop: tuple[int, int]) -> int:
-    return (n - 1) * s + d * (k - 1) + 1 - crop[0] - crop[1]
+    return Layer.crop(Axis(n, k, s, d), *crop).output
 
 
 def naive_conv_transpose(
@@ -200,7 +204,7 @@ def problems(draw: st.DrawFn) -> dict[str, Any]:
     for _ in range(dims):
         n, k = draw(st.integers(1, 5)), draw(st.integers(1, 4))
         s, d = draw(st.integers(1, 4)), draw(st.integers(1, 3))
-        full = (n - 1) * s + d * (k - 1) + 1
+        full = Axis(n, k, s, d).full
         lo = draw(st.integers(-3, full - 1))
         hi = draw(st.integers(-3, full - lo - 1))
         spatial.append(n)
@@ -385,24 +389,21 @@ def test_per_sample_gemms_split_the_batch_finer(monkeypatch: pytest.MonkeyPatch)
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
 
 
-# The benchmark's layers, with the strategy each was measured fastest with
-# (benchmarks/run_vs_torch.py): a cost-model change that moves one of them
-# should come with a new measurement.
-BENCHMARK_CHOICES = [
-    # (batch, c_in, c_out, spatial, k, s, p, op, groups, strategy)
-    (64, 100, 512, (1, 1), 4, 1, 0, 0, 1, "pointwise"),
-    (64, 512, 256, (8, 8), 4, 2, 1, 0, 1, "karatsuba"),
-    (64, 128, 3, (32, 32), 4, 2, 1, 0, 1, "columns"),
-    (8, 256, 128, (32, 32), 2, 2, 0, 0, 1, "phase"),
-    (4, 64, 64, (64, 64), 3, 2, 1, 1, 1, "phase"),
-    (8, 512, 256, (1024,), 16, 8, 4, 0, 1, "karatsuba_first"),
-    (2, 64, 32, (16, 16, 16), 2, 2, 0, 0, 1, "phase"),
-    (8, 128, 128, (32, 32), 4, 2, 1, 0, 32, "phase"),
-]
+def benchmark_layers() -> list[Any]:
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "run_vs_torch.py"
+    spec = importlib.util.spec_from_file_location("run_vs_torch", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)  # torch is imported only when the benchmark runs
+    return list(module.LAYERS)
 
 
-@pytest.mark.parametrize("case", BENCHMARK_CHOICES)
-def test_cost_model_picks_the_measured_fastest(case: tuple[Any, ...]) -> None:
-    batch, c_in, c_out, spatial, k, s, p, op, groups, expected = case
-    axes = tuple(engine._Axis(n, k, s, 1, p, (n - 1) * s + k - 2 * p + op) for n in spatial)
-    assert engine._strategy(axes, batch, c_in, c_out, groups)[0] == expected
+@pytest.mark.parametrize("layer", benchmark_layers(), ids=lambda layer: layer.name)
+def test_cost_model_picks_the_measured_fastest(layer: Any) -> None:
+    dims = len(layer.size)
+    axes = engine._axes(
+        layer.size, (layer.k,) * dims, (layer.s,) * dims, (1,) * dims, ((layer.p, layer.p - layer.op),) * dims
+    )
+    assert engine._strategy(axes, layer.batch, layer.c_in, layer.c_out, layer.groups)[0] == layer.fastest

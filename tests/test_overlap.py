@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from deconv_cli import draw
 from deconv_cli.errors import DeconvError
+from deconv_cli.geometry import Axis
 from deconv_cli.overlap import Coverage, alternatives, overlap, taps
 
 
@@ -35,7 +36,7 @@ def test_taps_per_phase_and_the_nearest_even_kernels(k, s, d, counts, nearest):
 
 def test_taps_count_the_scatter_of_a_long_input_in_its_interior():
     n, k, s, d = 40, 5, 3, 2
-    hits = np.zeros((n - 1) * s + d * (k - 1) + 1, dtype=int)
+    hits = np.zeros(Axis(n, k, s, d).full, dtype=int)
     for i in range(n):
         hits[i * s + d * np.arange(k)] += 1
     interior = range(d * (k - 1), (n - 1) * s + 1)  # every tap there comes from some input
