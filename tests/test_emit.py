@@ -58,8 +58,12 @@ def cases() -> list[Any]:
         report = shape(defining, axes, options)
         for framework, item in report.frameworks.items():
             if isinstance(item, Expression):
+                # keras is TensorFlow's: the markers name the installs (-m "not tf")
+                marker = getattr(pytest.mark, "tf" if framework == "keras" else framework)
                 found.append(
-                    pytest.param(report, axes, framework, item, id=f"{defining}{len(axes)}d-{framework}")
+                    pytest.param(
+                        report, axes, framework, item, id=f"{defining}{len(axes)}d-{framework}", marks=marker
+                    )
                 )
     return found
 
