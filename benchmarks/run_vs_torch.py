@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-from deconv_cli.engine import conv_transpose
+from deconv_cli.arrays.engine import conv_transpose
 
 
 @dataclass(frozen=True)

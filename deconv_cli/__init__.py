@@ -8,13 +8,13 @@ __version__ = "0.1.0"
 __all__ = ["conv_transpose"]
 
 if TYPE_CHECKING:
-    from deconv_cli.execute import conv_transpose
+    from deconv_cli.arrays.execute import conv_transpose
 
 
 def __getattr__(name: str) -> Any:
     # numpy loads only when the array API is used, never for shape, pad or --help
     if name == "conv_transpose":
-        from deconv_cli.execute import conv_transpose
+        from deconv_cli.arrays.execute import conv_transpose
 
         return conv_transpose
     raise AttributeError(f"module 'deconv_cli' has no attribute {name!r}")

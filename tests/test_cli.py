@@ -182,7 +182,7 @@ def test_interrupt_exits_130(monkeypatch, cli_run):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("deconv_cli.shape.shape", interrupted)
+    monkeypatch.setattr("deconv_cli.core.shape.shape", interrupted)
     assert cli_run("shape", "--in", "3", "--k", "3") == (130, "", "deconv: error: interrupted\n")
 
 

@@ -10,12 +10,13 @@ import pytest
 from numpy.testing import assert_allclose
 from typer.testing import CliRunner
 
-from deconv_cli import cli, engine
-from deconv_cli.emit import snippet
+from deconv_cli import cli
+from deconv_cli.arrays import engine
+from deconv_cli.cli.emit import snippet
+from deconv_cli.core.geometry import Axis, Options, Padding
+from deconv_cli.core.shape import Refusal, shape
+from deconv_cli.core.translate import Expression
 from deconv_cli.errors import DeconvError
-from deconv_cli.geometry import Axis, Options, Padding
-from deconv_cli.shape import Refusal, shape
-from deconv_cli.translate import Expression
 
 # (defining framework, axes, options): exact translations, crops, appended zeros, 1-D and 2-D
 LAYERS = [

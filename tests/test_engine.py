@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconv_cli import engine
-from deconv_cli.engine import conv_transpose
-from deconv_cli.geometry import Axis, Layer
+from deconv_cli.arrays import engine
+from deconv_cli.arrays.engine import conv_transpose
+from deconv_cli.core.geometry import Axis, Layer
 
 Array = npt.NDArray[Any]
 

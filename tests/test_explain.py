@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from deconv_cli import conv_transpose, draw, explain, parse
+from deconv_cli import conv_transpose
+from deconv_cli.arrays.execute import full_result
+from deconv_cli.cli import draw
+from deconv_cli.core import explain, parse
+from deconv_cli.core.geometry import Axis
 from deconv_cli.errors import DeconvError
-from deconv_cli.execute import full_result
-from deconv_cli.geometry import Axis
 
 TUTORIAL_X = np.array([[1.0, 1.0], [2.0, 2.0]])
 TUTORIAL = "--in 2,2 --k 3 --s 2 --padding same"

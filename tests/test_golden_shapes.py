@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from deconv_cli.core.frameworks import FRAMEWORKS
+from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.errors import DeconvError
-from deconv_cli.frameworks import FRAMEWORKS
-from deconv_cli.geometry import Axis, Options, Padding
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from deconv_cli import draw
+from deconv_cli.cli import draw
+from deconv_cli.core.geometry import Axis
+from deconv_cli.core.overlap import Coverage, alternatives, overlap, taps
 from deconv_cli.errors import DeconvError
-from deconv_cli.geometry import Axis
-from deconv_cli.overlap import Coverage, alternatives, overlap, taps
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from deconv_cli.core.frameworks import FRAMEWORKS
+from deconv_cli.core.geometry import Axis, Layer, Options, Padding
+from deconv_cli.core.pad import CROP, pad
+from deconv_cli.core.shape import Refusal, shape
 from deconv_cli.errors import DeconvError, ExitCode
-from deconv_cli.frameworks import FRAMEWORKS
-from deconv_cli.geometry import Axis, Layer, Options, Padding
-from deconv_cli.pad import CROP, pad
-from deconv_cli.shape import Refusal, shape
 
 axes = st.builds(
     Axis,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from deconv_cli.core.frameworks import FRAMEWORKS
+from deconv_cli.core.geometry import Axis, Layer, Options, Padding
 from deconv_cli.errors import DeconvError
-from deconv_cli.frameworks import FRAMEWORKS
-from deconv_cli.geometry import Axis, Layer, Options, Padding
 
 SAME, LOWER, VALID = Padding("same"), Padding("same_lower"), Padding("valid")
 

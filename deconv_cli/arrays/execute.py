@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from deconv_cli import engine
+from deconv_cli.arrays import engine
+from deconv_cli.arrays.stream import REAL_KINDS
+from deconv_cli.core.frameworks import FRAMEWORKS, Framework
+from deconv_cli.core.geometry import Axis, Options, Padding
+from deconv_cli.core.parse import MODES, spread
 from deconv_cli.errors import DeconvError
-from deconv_cli.frameworks import FRAMEWORKS, Framework
-from deconv_cli.geometry import Axis, Options, Padding
-from deconv_cli.parse import MODES, spread
-from deconv_cli.stream import REAL_KINDS
 
 if TYPE_CHECKING:
     import numpy.typing as npt

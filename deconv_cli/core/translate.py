@@ -11,9 +11,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from itertools import product
 
+from deconv_cli.core.frameworks import Framework, Params
+from deconv_cli.core.geometry import Axis, Layer, Mode, Options, Padding, split
 from deconv_cli.errors import DeconvError
-from deconv_cli.frameworks import Framework, Params
-from deconv_cli.geometry import Axis, Layer, Mode, Options, Padding, split
 
 MODES: tuple[Mode, ...] = ("same", "valid", "same_lower")
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from deconv_cli.core.frameworks import FRAMEWORKS, Params
+from deconv_cli.core.geometry import Axis
+from deconv_cli.core.pad import PadReport
+from deconv_cli.core.shape import Refusal, ShapeReport
 from deconv_cli.errors import DeconvError, ExitCode
-from deconv_cli.frameworks import FRAMEWORKS, Params
-from deconv_cli.geometry import Axis
-from deconv_cli.pad import PadReport
-from deconv_cli.shape import Refusal, ShapeReport
 
 Spans = Sequence[tuple[int, int]]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from deconv_cli.core.frameworks import FRAMEWORKS
+from deconv_cli.core.geometry import Axis, Options, Steps
+from deconv_cli.core.parse import each
+from deconv_cli.core.translate import Expression, express
 from deconv_cli.errors import DeconvError
-from deconv_cli.frameworks import FRAMEWORKS
-from deconv_cli.geometry import Axis, Options, Steps
-from deconv_cli.parse import each
-from deconv_cli.translate import Expression, express
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class ShapeReport:
 def shape(framework: str, axes: Sequence[Axis], options: Sequence[Options]) -> ShapeReport:
     """Resolve the options in ``framework`` and translate the layer to every framework.
 
-    >>> from deconv_cli.geometry import Padding
+    >>> from deconv_cli.core.geometry import Padding
     >>> report = shape("tf", [Axis(16, 6, 2)], [Options(Padding("same"))])
     >>> report.output, report.crop, report.candidates
     ((32,), ((2, 2),), ((31, 32),))

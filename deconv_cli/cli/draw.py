@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
 
-from deconv_cli import stream
-from deconv_cli.explain import Explanation, Position, Stage, notes, shown, stages
-from deconv_cli.overlap import AxisOverlap, Coverage, OverlapReport
-from deconv_cli.parse import each
-from deconv_cli.render import console, to_json
+from deconv_cli.arrays import stream
+from deconv_cli.cli.render import console, to_json
+from deconv_cli.core.explain import Explanation, Position, Stage, notes, shown, stages
+from deconv_cli.core.overlap import AxisOverlap, Coverage, OverlapReport
+from deconv_cli.core.parse import each
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -49,7 +49,7 @@ def _alternatives(axis: AxisOverlap) -> str:
 def overlap_lines(report: OverlapReport) -> list[str]:
     """The verdicts as text: the tile's, then each axis's in 2-D.
 
-    >>> from deconv_cli.overlap import overlap
+    >>> from deconv_cli.core.overlap import overlap
     >>> overlap_lines(overlap([3], [2], [1]))
     ['uneven: taps per position 2 1 (max/min 2.0); even alternatives: k=2, k=4']
     """

@@ -1,91 +1,33 @@
-"""The ``deconv`` command: parse, call the core, render, turn errors into one line and an exit code."""
+"""The single-layer commands: parse, call the core, render; each imports its work when it runs."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from enum import Enum, StrEnum
-from typing import Annotated, Any, NoReturn
+from enum import StrEnum
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
-from typer.exceptions import TyperException
 
-from deconv_cli import parse
-from deconv_cli.errors import DeconvError, ExitCode
-from deconv_cli.frameworks import FRAMEWORKS
-
-# Each command imports what it needs when it runs: --help and TAB completion load none of it.
-
-TERMINAL_LIMIT = 20
-FrameworkName = Enum("FrameworkName", {name: name for name in FRAMEWORKS}, type=str)  # type: ignore[misc]
-DEFAULT_FRAMEWORK = FrameworkName("tf")
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"deconv: error: {message}\n")
-    sys.exit(code)
-
-
-class _Group(TyperGroup):
-    """Reports every error as one line on stderr with the documented exit code."""
-
-    def main(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["standalone_mode"] = False
-        try:
-            code = super().main(*args, **kwargs)
-        except DeconvError as error:
-            _fail(str(error), error.exit_code)
-        except TyperException as error:  # Typer's usage errors: bad option, missing value
-            hint = getattr(getattr(error, "ctx", None), "command_path", "deconv")
-            _fail(f"{error.format_message()} (see '{hint} --help')", getattr(error, "exit_code", 2))
-        except (KeyboardInterrupt, typer.Abort):
-            code = ExitCode.INTERRUPTED
-        if code == ExitCode.INTERRUPTED:  # Typer turns Ctrl-C into this code
-            _fail("interrupted", ExitCode.INTERRUPTED)
-        sys.exit(code if isinstance(code, int) else ExitCode.OK)
-
-
-app = typer.Typer(
-    cls=_Group,
-    name="deconv",
-    help="Calculator and reference executor for transposed convolutions.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
+from deconv_cli.cli.app import (
+    DEFAULT_FRAMEWORK,
+    TERMINAL_LIMIT,
+    Dilation,
+    Emit,
+    FrameworkName,
+    FrameworkOption,
+    In,
+    Json,
+    Kernel,
+    OutputPadding,
+    OutputShape,
+    PaddingOption,
+    Stride,
+    app,
 )
-
-
-def _complete_padding(incomplete: str) -> list[str]:
-    return [mode for mode in dict.fromkeys(parse.MODES.values()) if mode.startswith(incomplete)]
-
-
-In = Annotated[str, typer.Option("--in", help="Input spatial size(s), comma list per axis: 16 or 16,24.")]
-Kernel = Annotated[str, typer.Option("--k", "--kernel-size", help="Kernel size(s).")]
-Stride = Annotated[str, typer.Option("--s", "--stride", help="Stride(s).")]
-Dilation = Annotated[str, typer.Option("--d", "--dilation", help="Dilation(s).")]
-Json = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts.")]
-PaddingOption = Annotated[
-    str,
-    typer.Option(
-        "--padding",
-        "-p",
-        help="valid, same (= SAME_UPPER), same_lower, a crop per axis (1 or 1,2) "
-        "or an asymmetric begin:end crop per axis (1:2,0:1).",
-        autocompletion=_complete_padding,
-    ),
-]
-OutputPadding = Annotated[str | None, typer.Option("--op", "--output-padding", help="Output padding(s).")]
-OutputShape = Annotated[
-    str | None,
-    typer.Option("--output-shape", help="Requested output size(s), checked against the candidates."),
-]
-Emit = Annotated[
-    FrameworkName | None,
-    typer.Option("--emit", help="Print code that builds this layer in that framework instead."),
-]
-FrameworkOption = Annotated[
-    FrameworkName, typer.Option("--framework", "-f", help="Whose conventions define the layer.")
-]
+from deconv_cli.core import parse
+from deconv_cli.core.frameworks import FRAMEWORKS
+from deconv_cli.errors import DeconvError
 
 
 @app.command()
@@ -107,12 +49,12 @@ def shape(
     prints 32); on a terminal, the steps and a row per framework.
     """
     axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
-    from deconv_cli import render
-    from deconv_cli.shape import shape as solve_shape
+    from deconv_cli.cli import render
+    from deconv_cli.core.shape import shape as solve_shape
 
     report = solve_shape(framework.value, axes, options)
     if emit is not None:
-        from deconv_cli.emit import for_shape
+        from deconv_cli.cli.emit import for_shape
 
         print(for_shape(report, axes, emit.value))
         return
@@ -155,8 +97,8 @@ def pad(
     named.update({"--k": parse.ints(kernel_size, "--k")} if kernel_size is not None else {})
     named.update({"--s": parse.ints(stride, "--s")} if stride is not None else {})
     values = parse.per_axis(named)
-    from deconv_cli import render
-    from deconv_cli.pad import pad as solve_pad
+    from deconv_cli.cli import render
+    from deconv_cli.core.pad import pad as solve_pad
 
     report = solve_pad(
         values["--in"],
@@ -169,7 +111,7 @@ def pad(
         max_s=max_s,
     )
     if emit is not None:
-        from deconv_cli.emit import for_pad
+        from deconv_cli.cli.emit import for_pad
 
         print(for_pad(report, values["--in"], emit.value))
         return
@@ -216,14 +158,15 @@ def run(
     w (*k, C_in, C_out) applied unflipped, as lax.conv_transpose does by default. The kernel size
     comes from the weight. The result is written as .npy bytes to --output or stdout.
     """
-    from deconv_cli import render, stream
+    from deconv_cli.arrays import stream
+    from deconv_cli.cli import render
 
     budget = parse.size(max_memory, "--max-memory")
     if output in (None, stream.STDIO) and sys.stdout.isatty():
         raise DeconvError("refusing to write .npy bytes to a terminal; redirect stdout or give -o FILE")
     sources = [("INPUT", "input", input_path), ("--weight", "weight", weight), ("--bias", "bias", bias)]
     arrays = stream.read_all(sources, ("--output", output), sys.stdin.buffer)
-    from deconv_cli.execute import conv_transpose
+    from deconv_cli.arrays.execute import conv_transpose
 
     strides, dilations = parse.ints(stride, "--s"), parse.ints(dilation, "--d")
     paddings = parse.padding(padding)
@@ -292,8 +235,9 @@ def explain(
     With --values and --weight (or --ones) it shows the numbers: the full result, the output,
     and what PyTorch's padding/output_padding would give when it crops differently.
     """
-    from deconv_cli import draw, stream
-    from deconv_cli import explain as core
+    from deconv_cli.arrays import stream
+    from deconv_cli.cli import draw
+    from deconv_cli.core import explain as core
 
     axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
     report = core.layer(framework.value, axes, options)
@@ -302,7 +246,7 @@ def explain(
     if values is not None:
         import numpy as np
 
-        from deconv_cli.execute import full_result
+        from deconv_cli.arrays.execute import full_result
 
         sizes = tuple(a.n for a in axes)
         kernels = tuple(a.kernel_size for a in axes)
@@ -335,8 +279,8 @@ def overlap(
     Output position t gets one tap per kernel index j with j*d = t (mod s); uneven counts
     print as a checkerboard. Also names the nearest kernel sizes with even coverage.
     """
-    from deconv_cli import draw
-    from deconv_cli.overlap import overlap as solve_overlap
+    from deconv_cli.cli import draw
+    from deconv_cli.core.overlap import overlap as solve_overlap
 
     values = parse.per_axis(
         {
@@ -347,7 +291,3 @@ def overlap(
     )
     report = solve_overlap(values["--k"], values["--s"], values["--d"])
     draw.overlap(report, sys.stdout, terminal=sys.stdout.isatty(), as_json=as_json)
-
-
-def main() -> None:
-    app(prog_name="deconv")

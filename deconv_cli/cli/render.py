@@ -10,13 +10,13 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
 
-from deconv_cli.shape import Refusal, call, crops, expression
+from deconv_cli.core.shape import Refusal, call, crops, expression
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from deconv_cli.pad import PadReport, Solution
-    from deconv_cli.shape import ShapeReport
+    from deconv_cli.core.pad import PadReport, Solution
+    from deconv_cli.core.shape import ShapeReport
 
 
 def console(out: TextIO, width: int | None = None, record: bool = False) -> Console:

@@ -13,12 +13,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
+from deconv_cli.core.frameworks import FRAMEWORKS, Params
+from deconv_cli.core.geometry import Axis, Layer, Options, Steps
+from deconv_cli.core.parse import each
+from deconv_cli.core.shape import ShapeReport, call, expression, shape
+from deconv_cli.core.translate import Expression
 from deconv_cli.errors import DeconvError
-from deconv_cli.frameworks import FRAMEWORKS, Params
-from deconv_cli.geometry import Axis, Layer, Options, Steps
-from deconv_cli.parse import each
-from deconv_cli.shape import ShapeReport, call, expression, shape
-from deconv_cli.translate import Expression
 
 Grid = tuple[tuple[float, ...], ...]
 Crops = tuple[tuple[int, int], ...]

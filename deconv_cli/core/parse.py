@@ -6,8 +6,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TypeVar
 
+from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.errors import DeconvError
-from deconv_cli.geometry import Axis, Options, Padding
 
 T = TypeVar("T")
 MAX_AXES = 3

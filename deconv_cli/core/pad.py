@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import product
 
+from deconv_cli.core.frameworks import FRAMEWORKS, Params
+from deconv_cli.core.geometry import Axis, Layer
+from deconv_cli.core.overlap import even
+from deconv_cli.core.translate import solutions
 from deconv_cli.errors import DeconvError, ExitCode
-from deconv_cli.frameworks import FRAMEWORKS, Params
-from deconv_cli.geometry import Axis, Layer
-from deconv_cli.overlap import even
-from deconv_cli.translate import solutions
 
 #: the pseudo-framework of the plain crop, for sizes no symmetric padding reaches
 CROP = "crop"

@@ -12,8 +12,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
+from deconv_cli.core.geometry import Axis, Layer, Mode, Options, Padding, split
 from deconv_cli.errors import DeconvError
-from deconv_cli.geometry import Axis, Layer, Mode, Options, Padding, split
 
 Params = dict[str, object]
 
