@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["conv_transpose"]
+__all__ = ["conv_transpose", "convert"]
 
 if TYPE_CHECKING:
+    from deconv_cli.arrays.convert import convert
     from deconv_cli.arrays.execute import conv_transpose
 
 
@@ -17,4 +18,8 @@ def __getattr__(name: str) -> Any:
         from deconv_cli.arrays.execute import conv_transpose
 
         return conv_transpose
+    if name == "convert":
+        from deconv_cli.arrays.convert import convert
+
+        return convert
     raise AttributeError(f"module 'deconv_cli' has no attribute {name!r}")

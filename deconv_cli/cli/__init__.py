@@ -1,6 +1,7 @@
 """The interface: the Typer app, its commands, and the rendering of results (tables, drawings, code)."""
 
-from deconv_cli.cli import commands  # noqa: F401  (registers the commands on the app)
+# importing the command modules registers their commands on the app
+from deconv_cli.cli import commands, completion, convert  # noqa: F401
 from deconv_cli.cli.app import app, main
 
 __all__ = ["app", "main"]

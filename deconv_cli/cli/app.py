@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Annotated, Any, NoReturn
 
 import typer
+from typer._completion_classes import completion_init  # Typer's own; typer.completion re-exports it
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
@@ -29,6 +30,14 @@ def _fail(message: str, code: int) -> NoReturn:
 class _Group(TyperGroup):
     """Reports every error as one line on stderr with the documented exit code."""
 
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The commands with their whole summary line, wrapped to the terminal, never cut."""
+        rows = [
+            (name, self.commands[name].get_short_help_str(limit=1000)) for name in self.list_commands(ctx)
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
@@ -49,9 +58,36 @@ app = typer.Typer(
     cls=_Group,
     name="deconv",
     help="Calculator and reference executor for transposed convolutions.",
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
+    # Click's plain help: paragraphs rewrapped to the terminal, option names never cut, no rich
+    rich_markup_mode=None,
+    # one way to install completion, `deconv completion SHELL` (cli/completion.py), so Typer's
+    # options are off; its completion classes still answer TAB (_DECONV_COMPLETE)
+    add_completion=False,
 )
+completion_init()
+
+
+def _version(value: bool) -> None:
+    if value:
+        from deconv_cli import __version__
+
+        print(f"deconv {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def _options(
+    context: typer.Context,
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Calculator and reference executor for transposed convolutions."""
+    if context.invoked_subcommand is None:  # a bare `deconv`: the help, as a usage error
+        print(context.get_help())
+        raise typer.Exit(ExitCode.USAGE)
 
 
 def _complete_padding(incomplete: str) -> list[str]:
