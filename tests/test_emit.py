@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 
 from deconv_cli import cli
 from deconv_cli.arrays import engine
-from deconv_cli.cli.emit import snippet
+from deconv_cli.cli.emit import Channels, module, snippet
+from deconv_cli.core.frameworks import FRAMEWORKS
 from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.core.shape import Refusal, shape
 from deconv_cli.core.translate import Expression
@@ -39,6 +40,7 @@ FRAMEWORK_MODULE = {
     "keras": "keras",
     "onnx": "onnxruntime",
     "jax": "jax",
+    "flax": "flax",
 }
 
 
@@ -61,32 +63,118 @@ def cases() -> list[Any]:
             if isinstance(item, Expression):
                 # keras is TensorFlow's: the markers name the installs (-m "not tf")
                 marker = getattr(pytest.mark, "tf" if framework == "keras" else framework)
-                found.append(
-                    pytest.param(
-                        report, axes, framework, item, id=f"{defining}{len(axes)}d-{framework}", marks=marker
+                for groups in (1, 2) if FRAMEWORKS[framework].has_groups else (1,):
+                    found.append(
+                        pytest.param(
+                            report,
+                            axes,
+                            framework,
+                            item,
+                            groups,
+                            id=f"{defining}{len(axes)}d-{framework}-g{groups}",
+                            marks=marker,
+                        )
                     )
-                )
     return found
 
 
-@pytest.mark.parametrize(("report", "axes", "framework", "item"), cases())
-def test_emitted_snippet_runs_in_its_framework_and_gives_the_layer(report, axes, framework, item):
+def layer_arrays(report: Any, axes: Any, groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x (N, C_in, *s), the torch weight, and the layer's output by deconv's engine."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 4, *(a.n for a in axes))).astype(np.float32)
+    w = rng.standard_normal((4, 6 // groups, *(a.kernel_size for a in axes))).astype(np.float32)
+    expected = engine.conv_transpose(
+        x,
+        w,
+        stride=[a.stride for a in axes],
+        dilation=[a.dilation for a in axes],
+        crop=report.crop,
+        groups=groups,
+    )
+    return x, w, expected
+
+
+def installed(framework: str) -> None:
     if importlib.util.find_spec(FRAMEWORK_MODULE[framework]) is None:
         pytest.skip(f"{framework} is not installed")
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 3, *(a.n for a in axes))).astype(np.float32)
-    w = rng.standard_normal((3, 2, *(a.kernel_size for a in axes))).astype(np.float32)
-    expected = engine.conv_transpose(
-        x, w, stride=[a.stride for a in axes], dilation=[a.dilation for a in axes], crop=report.crop
-    )
+
+
+@pytest.mark.parametrize(("report", "axes", "framework", "item", "groups"), cases())
+def test_emitted_snippet_runs_in_its_framework_and_gives_the_layer(report, axes, framework, item, groups):
+    installed(framework)
+    x, w, expected = layer_arrays(report, axes, groups)
     namespace: dict[str, Any] = {}
-    exec(snippet(framework, axes, item.params, item.output, item.then), namespace)
+    exec(snippet(framework, axes, item.params, item.output, item.then, groups), namespace)
     inputs = to_layout(framework, x, w)
     if framework == "torch":  # torch takes tensors; the others take numpy arrays as they are
         import torch
 
         inputs = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs)
+    if framework == "tf" and groups > 1 and not isinstance(item.params["padding"], str):
+        # the snippet says so: TensorFlow's CPU kernels group only with a padding string
+        with pytest.raises(Exception, match="Gradients for grouped convolutions are not supported on CPU"):
+            namespace["conv_transpose"](*inputs)
+        return
     got = np.asarray(namespace["conv_transpose"](*inputs))
+    if framework not in ("torch", "onnx"):
+        got = np.moveaxis(got, -1, 1)
+    assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def run_module(framework: str, namespace: dict[str, Any], x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """The emitted module form (``layer``, or ONNX's ``nodes``) on x and w in its layouts, bias zero."""
+    if framework == "torch":
+        import torch
+
+        layer = namespace["layer"]
+        conv = layer[0] if isinstance(layer, torch.nn.Sequential) else layer
+        with torch.no_grad():
+            conv.weight.copy_(torch.from_numpy(w))
+            conv.bias.zero_()
+            return layer(torch.from_numpy(x)).numpy()
+    if framework == "keras":
+        import keras
+
+        layer = namespace["layer"]
+        layer(x)  # builds the weights
+        conv = layer.layers[0] if isinstance(layer, keras.Sequential) else layer
+        conv.set_weights([w, np.zeros(w.shape[-2], np.float32)])
+        return np.asarray(layer(x))
+    if framework == "jax":
+        import jax
+
+        layer = namespace["layer"]
+        variables = layer.init(jax.random.key(0), x)
+        variables = jax.tree_util.tree_map_with_path(
+            lambda path, leaf: w if path[-1].key == "kernel" else np.zeros_like(leaf), variables
+        )
+        return np.asarray(layer.apply(variables, x))
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        namespace["nodes"],
+        "module",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, a.shape) for n, a in (("X", x), ("W", w))],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
+    feeds = {"X": np.ascontiguousarray(x), "W": np.ascontiguousarray(w)}
+    return onnxruntime.InferenceSession(model.SerializeToString()).run(None, feeds)[0]
+
+
+@pytest.mark.parametrize(("report", "axes", "framework", "item", "groups"), cases())
+def test_module_form_runs_in_its_framework_and_gives_the_layer(report, axes, framework, item, groups):
+    if framework == "tf":
+        assert module(framework, axes, item.params, item.output, item.then, Channels()) is None
+        return
+    installed("flax" if framework == "jax" else framework)
+    x, w, expected = layer_arrays(report, axes, groups)
+    namespace: dict[str, Any] = {"in_channels": 4}  # a placeholder the user defines; C_out given
+    code = module(framework, axes, item.params, item.output, item.then, Channels(None, 6, groups))
+    assert code is not None
+    exec(code, namespace)
+    got = run_module(framework, namespace, *to_layout(framework, x, w))
     if framework not in ("torch", "onnx"):
         got = np.moveaxis(got, -1, 1)
     assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
@@ -134,26 +222,94 @@ def test_unknown_framework_is_refused():
         snippet("caffe", [Axis(2, 3, 2)], {}, [4], None)
 
 
-def test_shape_emit_prints_the_snippet_of_the_chosen_framework():
-    runner = CliRunner()
-    result = runner.invoke(
-        cli.app, ["shape", "--in", "16", "--k", "6", "--s", "2", "--padding", "same", "--emit", "tf"]
+def test_shape_emit_prints_the_function_then_the_layer_as_written_in_a_model():
+    result = CliRunner().invoke(
+        cli.app, ["shape", "--in", "4", "--k", "3", "--s", "2", "--padding", "same", "--emit", "keras"]
     )
-    report = shape("tf", [Axis(16, 6, 2)], [Options(Padding("same"))])
-    item = report.frameworks["tf"]
-    assert isinstance(item, Expression)
     assert (result.exit_code, result.stdout) == (
         0,
-        snippet("tf", [Axis(16, 6, 2)], item.params, item.output, None) + "\n",
+        "import keras\n"
+        "\n"
+        "\n"
+        "def conv_transpose(x, w):  # x (N, *spatial, C_in), w (*k, C_out, C_in)\n"
+        "    return keras.ops.conv_transpose(\n"
+        "        x, w, strides=(2,), padding='same', output_padding=None,\n"
+        "        dilation_rate=(1,),\n"
+        "    )\n"
+        "\n"
+        "\n"
+        "# the same layer as written in a model\n"
+        "import keras\n"
+        "\n"
+        "layer = keras.layers.Conv1DTranspose(\n"
+        "    out_channels, kernel_size=(3,), strides=(2,), padding='same',\n"
+        "    output_padding=None, dilation_rate=(1,),\n"
+        ")  # weight (*k, C_out, C_in)\n",
     )
 
 
-def test_pad_emit_prints_the_best_solution_of_that_framework():
+def test_module_form_crops_with_a_layer_and_takes_the_channel_counts():
+    report = shape("tf", [Axis(2, 3, 2)] * 2, [Options(Padding("same"))] * 2)
+    item = report.frameworks["torch"]
+    assert isinstance(item, Expression)
+    assert module("torch", [Axis(2, 3, 2)] * 2, item.params, item.output, item.then, Channels(16, 8, 2)) == (
+        "import torch\n"
+        "\n"
+        "layer = torch.nn.Sequential(\n"
+        "    torch.nn.ConvTranspose2d(\n"
+        "        16, 8, kernel_size=(3, 3), stride=(2, 2), padding=(0, 0),\n"
+        "        output_padding=(0, 0), groups=2, dilation=(1, 1),\n"
+        "    ),  # weight (C_in, C_out/groups, *k)\n"
+        "    torch.nn.ZeroPad2d((0, -1, 0, -1)),  # crop: torch cannot express this padding\n"
+        ")"
+    )
+    keras = report.frameworks["keras"]
+    assert isinstance(keras, Expression)
+    assert keras.then is None  # keras's 'same' is tf's: no crop layer
+
+
+def test_pad_emit_says_which_solution_it_emitted():
     result = CliRunner().invoke(
         cli.app, ["pad", "--in", "8", "--out", "16", "--k", "4", "--s", "2", "--emit", "torch"]
     )
     assert result.exit_code == 0
+    first, second = result.stdout.splitlines()[:2]
+    assert first == (
+        "# deconv pad's best torch solution: k=4 s=2 d=1 crop=1:1, padding=[1], output_padding=[0]"
+    )
+    assert second == "import torch"
     assert "padding=(1,), output_padding=(0,)" in result.stdout
+
+
+def test_json_emit_gives_the_code_in_json():
+    import json
+
+    args = ["pad", "--in", "3", "--out", "6", "--k", "3", "--s", "2", "--emit", "jax", "--json"]
+    result = CliRunner().invoke(cli.app, [*args, "--out-channels", "8"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert sorted(data) == ["framework", "functional", "module", "solution"]
+    assert data["framework"] == "jax"
+    assert data["functional"].startswith("import jax\n")
+    assert "flax.linen.ConvTranspose(\n    8, kernel_size=(3,)" in data["module"]
+    assert data["solution"].startswith("deconv pad's best jax solution: k=3 s=2 d=1 crop=0:1")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--in-channels", "4"], "--in-channels, --out-channels and --groups describe the code of --emit"),
+        (["--emit", "torch", "--in-channels", "3", "--groups", "2"], "must be divisible by --groups"),
+        (
+            ["--emit", "keras", "--groups", "2"],
+            "keras has no grouped transposed convolution (got --groups 2)",
+        ),
+    ],
+)
+def test_emit_options_without_emit_or_that_cannot_be_are_refused(args, message):
+    result = CliRunner().invoke(cli.app, ["shape", "--in", "4", "--k", "3", "--s", "2", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr
 
 
 @pytest.mark.parametrize(

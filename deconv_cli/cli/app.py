@@ -116,8 +116,19 @@ OutputShape = Annotated[
 ]
 Emit = Annotated[
     FrameworkName | None,
-    typer.Option("--emit", help="Print code that builds this layer in that framework instead."),
+    typer.Option(
+        "--emit",
+        help="Print code that builds this layer in that framework instead: a function, and the layer "
+        "as written in a model (torch.nn, keras.layers, flax.linen, an ONNX node).",
+    ),
 ]
+InChannels = Annotated[
+    int | None, typer.Option("--in-channels", min=1, help="C_in for --emit's layer; default a placeholder.")
+]
+OutChannels = Annotated[
+    int | None, typer.Option("--out-channels", min=1, help="C_out for --emit's layer; default a placeholder.")
+]
+EmitGroups = Annotated[int, typer.Option("--groups", "-g", min=1, help="Groups of --emit's layer.")]
 FrameworkOption = Annotated[
     FrameworkName, typer.Option("--framework", "-f", help="Whose conventions define the layer.")
 ]

@@ -14,11 +14,14 @@ from deconv_cli.cli.app import (
     TERMINAL_LIMIT,
     Dilation,
     Emit,
+    EmitGroups,
     FrameworkName,
     FrameworkOption,
     In,
+    InChannels,
     Json,
     Kernel,
+    OutChannels,
     OutputPadding,
     OutputShape,
     PaddingOption,
@@ -42,6 +45,9 @@ def shape(
     framework: FrameworkOption = DEFAULT_FRAMEWORK,
     as_json: Json = False,
     emit: Emit = None,
+    in_channels: InChannels = None,
+    out_channels: OutChannels = None,
+    groups: EmitGroups = 1,
 ) -> None:
     """Output size of a transposed convolution, why, and how each framework writes it.
 
@@ -49,14 +55,14 @@ def shape(
     prints 32); on a terminal, the steps and a row per framework.
     """
     axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
+    from deconv_cli.cli import emit as code
     from deconv_cli.cli import render
     from deconv_cli.core.shape import shape as solve_shape
 
+    layer = code.channels(emit and emit.value, in_channels, out_channels, groups)
     report = solve_shape(framework.value, axes, options)
     if emit is not None:
-        from deconv_cli.cli.emit import for_shape
-
-        print(for_shape(report, axes, emit.value))
+        render.code(code.for_shape(report, axes, emit.value, layer), sys.stdout, as_json=as_json)
         return
     render.shape(report, sys.stdout, terminal=sys.stdout.isatty(), as_json=as_json)
 
@@ -83,6 +89,9 @@ def pad(
     ] = None,
     as_json: Json = False,
     emit: Emit = None,
+    in_channels: InChannels = None,
+    out_channels: OutChannels = None,
+    groups: EmitGroups = 1,
 ) -> None:
     """Every way to turn --in into --out: padding and output_padding per framework, ranked.
 
@@ -97,9 +106,11 @@ def pad(
     named.update({"--k": parse.ints(kernel_size, "--k")} if kernel_size is not None else {})
     named.update({"--s": parse.ints(stride, "--s")} if stride is not None else {})
     values = parse.per_axis(named)
+    from deconv_cli.cli import emit as code
     from deconv_cli.cli import render
     from deconv_cli.core.pad import pad as solve_pad
 
+    layer = code.channels(emit and emit.value, in_channels, out_channels, groups)
     report = solve_pad(
         values["--in"],
         values["--out"],
@@ -111,9 +122,7 @@ def pad(
         max_s=max_s,
     )
     if emit is not None:
-        from deconv_cli.cli.emit import for_pad
-
-        print(for_pad(report, values["--in"], emit.value))
+        render.code(code.for_pad(report, values["--in"], emit.value, layer), sys.stdout, as_json=as_json)
         return
     terminal = sys.stdout.isatty()
     shown = limit or None

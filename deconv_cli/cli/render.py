@@ -15,6 +15,7 @@ from deconv_cli.core.shape import Refusal, call, crops, expression
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from deconv_cli.cli.emit import Code
     from deconv_cli.core.pad import PadReport, Solution
     from deconv_cli.core.shape import ShapeReport
 
@@ -117,6 +118,14 @@ def pad_table(solutions: Sequence[Solution], out: TextIO) -> None:
     for s in solutions:
         table.add_row(s.framework, _ints(s.k), _ints(s.s), _ints(s.d), call(s.params), crops(s.crop))
     console(out).print(table)
+
+
+def code(emitted: Code, out: TextIO, *, as_json: bool) -> None:
+    """``--emit``'s code as Python, or with ``--json`` as one object (``functional``, ``module``, ...)."""
+    if as_json:
+        to_json(asdict(emitted), out)
+    else:
+        out.write(emitted.text + "\n")
 
 
 def _ints(values: Sequence[int]) -> str:
