@@ -94,8 +94,10 @@ def heat(report: OverlapReport, out: TextIO, width: int | None = None) -> None:
     )
     risk = " (checkerboard risk)" if coverage.verdict == "uneven" else ""
     last = axes[-1]
-    columns = shown(last.stride, PHASES)
+    screen = console(out, width)
     cell = max(len(f" {c} ") for c in (last.stride - 1, coverage.max))
+    # as many phase columns as the terminal holds beside the label column (each cell + its border)
+    columns = shown(last.stride, max(3, min(PHASES, (screen.width - 12) // (cell + 1))))
     table = Table(box=box.SQUARE, padding=0)
     table.add_column(" t " if len(axes) == 1 else " t0 \\ t1 ", style="cyan", no_wrap=True)
     for c in columns:
@@ -110,7 +112,6 @@ def heat(report: OverlapReport, out: TextIO, width: int | None = None) -> None:
         )
         table.add_row("⋮" if r is None else labels[r], *cells)
     phases = " and ".join(f"t{i if len(axes) > 1 else ''} mod {a.stride}" for i, a in enumerate(axes))
-    screen = console(out, width)
     screen.print(f"taps per output position, by {phases}, {options}: {coverage.verdict}{risk}")
     screen.print(table)
     for line in overlap_lines(report):
@@ -179,9 +180,10 @@ def explain(
     lines = notes(explanation.report)
     screen.print(lines[0], style="bold")
     flat = len(explanation.report.steps) == 1
+    # a picture never wraps: it condenses to the terminal, beside the marks column (" ✗")
+    budget = min(STRIP_WIDTH if flat else GRID_WIDTH, screen.width - 3)
     pictures: list[RenderableType] = [
-        Group(Text(stage.title, style="bold"), grid(stage, STRIP_WIDTH if flat else GRID_WIDTH))
-        for stage in stages(explanation)
+        Group(Text(stage.title, style="bold"), grid(stage, budget)) for stage in stages(explanation)
     ]
     screen.print(Group(*pictures) if flat else Columns(pictures, padding=(1, 4)))
     for line in lines[1:]:

@@ -45,19 +45,19 @@ def shape(report: ShapeReport, out: TextIO, *, terminal: bool, as_json: bool) ->
         shape_tables(report, out)
 
 
-def shape_tables(report: ShapeReport, out: TextIO) -> None:
-    """The steps per axis, then one row per framework."""
+def shape_tables(report: ShapeReport, out: TextIO, width: int | None = None) -> None:
+    """The steps per axis, then one row per framework; long values fold, never cut."""
     from rich.table import Table
     from rich.text import Text
 
-    screen = console(out)
+    screen = console(out, width)
     sizes = " x ".join(map(str, report.output))
     screen.print(Text.assemble((report.api, "bold"), f" padding={report.padding} -> ", (sizes, "bold")))
     for index, (steps, candidates) in enumerate(zip(report.steps, report.candidates, strict=True)):
         table = Table(title=f"axis {index}" if len(report.steps) > 1 else None, show_header=False)
         table.add_column("step", style="cyan")
-        table.add_column("value")
-        table.add_column("why", style="dim")
+        table.add_column("value", overflow="fold")
+        table.add_column("why", style="dim", overflow="fold")
         table.add_row("input n", str(steps.n), f"k={steps.kernel_size} s={steps.stride} d={steps.dilation}")
         table.add_row(
             "zeros inserted", str(steps.zeros_between), f"between elements (s-1) -> {steps.dilated}"
@@ -80,7 +80,7 @@ def shape_tables(report: ShapeReport, out: TextIO) -> None:
         screen.print(table)
     frameworks = Table(title="the same layer in each framework")
     frameworks.add_column("framework", style="cyan")
-    frameworks.add_column("how to write it")
+    frameworks.add_column("how to write it", overflow="fold")
     for name, item in report.frameworks.items():
         style = "red" if isinstance(item, Refusal) else "yellow" if item.then else ""
         text = expression(item, report.crop)
@@ -109,15 +109,44 @@ def pad(report: PadReport, out: TextIO, *, terminal: bool, as_json: bool, limit:
         pad_table(shown, out)
 
 
-def pad_table(solutions: Sequence[Solution], out: TextIO) -> None:
+def pad_table(solutions: Sequence[Solution], out: TextIO, width: int | None = None) -> None:
+    """The solutions in the columns of the piped output; long values fold, never cut."""
+    from rich import box
     from rich.table import Table
 
-    table = Table(title="ways to get this size, best first")
-    for column in ("framework", "k", "s", "d", "parameters", "crop begin:end"):
-        table.add_column(column, style="cyan" if column == "framework" else None)
-    for s in solutions:
-        table.add_row(s.framework, _ints(s.k), _ints(s.s), _ints(s.d), call(s.params), crops(s.crop))
-    console(out).print(table)
+    rows = [
+        (s.framework, f"k={_ints(s.k)} s={_ints(s.s)} d={_ints(s.d)}", crops(s.crop), call(s.params))
+        for s in solutions
+    ]
+    screen = console(out, width)
+
+    # no outer frame; when the rows do not fit, k s d stack, then the crops: the parameters get the width
+    headers = ("framework", "layer", "crop", "parameters")
+
+    def longest(text: str) -> int:
+        return max(map(len, text.split()))
+
+    def widths(stacked: set[int]) -> list[int]:
+        return [
+            max([len(header), *((longest if i in stacked else len)(row[i]) for row in rows)])
+            for i, header in enumerate(headers)
+        ]
+
+    stacked: set[int] = set()
+    for index in (1, 2):  # layer, crop; 11 = the spaces around and between the columns
+        if sum(widths(stacked)) + 11 > screen.width:
+            stacked.add(index)
+    table = Table(title="ways to get this size, best first", box=box.SIMPLE_HEAD, show_edge=False)
+    for index, (header, widest) in enumerate(zip(headers, widths(stacked), strict=True)):
+        table.add_column(
+            header,
+            style="cyan" if header == "framework" else None,
+            overflow="fold",
+            max_width=widest if index in stacked else None,
+        )
+    for row in rows:
+        table.add_row(*row)
+    screen.print(table)
 
 
 def code(emitted: Code, out: TextIO, *, as_json: bool) -> None:
