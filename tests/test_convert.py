@@ -348,3 +348,24 @@ def test_convert_output_equal_to_its_input_is_refused(files):
         2,
         b"deconv: error: --output 'w.npy' is the weight file; write the result elsewhere\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"framework": "torch"}, r"input must have 3 dimensions \(N, C, \*spatial\) with 1 spatial"),
+        ({"framework": "keras"}, r"input must have 3 dimensions \(N, \*spatial, C\) with 1 spatial"),
+        ({"layout": "channels_last"}, r"\(N, \*spatial, C\)"),
+        ({"layout": "channels_first", "framework": "tf"}, r"\(N, C, \*spatial\)"),
+    ],
+)
+def test_the_wrong_rank_error_names_the_data_layout_in_use(kwargs, message):
+    with pytest.raises(DeconvError, match=message):
+        conv_transpose(np.ones((1, 2, 3, 4)), np.ones((1, 1, 3)), **kwargs)
+
+
+def test_the_weight_rank_error_names_the_frameworks_weight_layout():
+    with pytest.raises(
+        DeconvError, match=r"weight must have 3, 4 or 5 dimensions: jax's \(\*k, C_in, C_out\), sp"
+    ):
+        conv_transpose(np.ones((1, 2, 3)), np.ones(3), framework="jax")

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from deconv_cli.core.frameworks import FRAMEWORKS
+from deconv_cli.arrays.execute import _from_channels_first, _to_channels_first, _to_torch_weight
+from deconv_cli.core.frameworks import DATA_SHAPES, FRAMEWORKS, WEIGHT_SHAPES, Framework
 from deconv_cli.errors import DeconvError
 
 if TYPE_CHECKING:
@@ -29,16 +30,6 @@ KINDS: tuple[Kind, ...] = ("weight", "input", "output")
 #: the layouts ``convert`` knows: the five frameworks, and JAX with ``transpose_kernel=True``
 TRANSPOSE_KERNEL = "jax_transpose_kernel"
 LAYOUTS = (*FRAMEWORKS, TRANSPOSE_KERNEL)
-#: each layout's weight as text, for help and messages
-WEIGHT_LAYOUTS = {
-    "torch": "(C_in, C_out/groups, *k)",
-    "onnx": "(C_in, C_out/groups, *k)",
-    "tf": "(*k, C_out/groups, C_in)",
-    "keras": "(*k, C_out, C_in)",
-    "jax": "(*k, C_in, C_out), flipped",
-    TRANSPOSE_KERNEL: "(*k, C_out, C_in)",
-}
-DATA_LAYOUTS = {False: "(N, C, *spatial)", True: "(N, *spatial, C)"}
 API_NAMES = {name: name for name in ("source", "target", "kind", "groups", "array")}
 
 
@@ -77,27 +68,23 @@ def rearrange(
     values = np.asarray(array)
     if values.ndim not in (3, 4, 5):
         if kind == "weight":
-            what = f"a {source} weight {WEIGHT_LAYOUTS[source]} with 1-3 kernel axes"
+            what = f"a {source} weight {WEIGHT_SHAPES[_rules(source).weight_layout]} with 1-3 kernel axes"
         else:
-            what = f"{source} data {DATA_LAYOUTS[_channels_last(source)]} with 1-3 spatial axes"
+            what = f"{source} data {DATA_SHAPES[_rules(source).channels_last]} with 1-3 spatial axes"
         raise DeconvError(
             f"{names['array']} must have 3, 4 or 5 dimensions: {what} (got shape {values.shape})"
         )
     if kind != "weight":
-        moved = _data(values, _channels_last(source), _channels_last(target))
+        first = _to_channels_first(values, _rules(source).channels_last)
+        moved = _from_channels_first(first, _rules(target).channels_last)
     else:
         moved = _from_torch(_to_torch(values, source, groups, names), target, groups)
     return np.ascontiguousarray(moved)
 
 
-def _channels_last(layout: str) -> bool:
-    return FRAMEWORKS[layout if layout in FRAMEWORKS else "jax"].channels_last
-
-
-def _data(values: Array, source_last: bool, target_last: bool) -> Array:
-    if source_last == target_last:
-        return values
-    return np.moveaxis(values, -1, 1) if source_last else np.moveaxis(values, 1, -1)
+def _rules(layout: str) -> Framework:
+    """The framework whose layouts ``layout`` uses: JAX with transpose_kernel takes TensorFlow's kernel."""
+    return FRAMEWORKS["tf" if layout == TRANSPOSE_KERNEL else layout]
 
 
 def _grouped(layout: str) -> bool:
@@ -105,33 +92,27 @@ def _grouped(layout: str) -> bool:
 
 
 def _to_torch(w: Array, layout: str, groups: int, names: Mapping[str, str]) -> Array:
-    """The weight as torch's (C_in, C_out/groups, *k)."""
-    rank = w.ndim - 2
-    spatial = tuple(range(rank))
-    if layout in ("torch", "onnx"):
-        torch = w
-    elif layout == "jax":  # (*k, C_in, C_out), the flipped direct-conv kernel
-        torch = np.flip(np.transpose(w, (rank, rank + 1, *spatial)), axis=tuple(range(2, rank + 2)))
-    else:  # (*k, C_out/groups, C_in)
-        torch = np.transpose(w, (rank + 1, rank, *spatial))
+    """The weight as torch's (C_in, C_out/groups, *k), as ``conv_transpose`` reads it."""
+    torch = _to_torch_weight(w, _rules(layout))
     if groups > 1 and not _grouped(layout):
         torch = _blocks(torch, groups, layout, names)
     elif torch.shape[0] % groups:
         raise DeconvError(
             f"C_in = {torch.shape[0]} must be divisible by {names['groups']} (got {groups}; "
-            f"{layout} weight {WEIGHT_LAYOUTS[layout]}, shape {w.shape})"
+            f"{layout} weight {WEIGHT_SHAPES[_rules(layout).weight_layout]}, shape {w.shape})"
         )
     return torch
 
 
 def _from_torch(w: Array, layout: str, groups: int) -> Array:
-    """Torch's (C_in, C_out/groups, *k) weight in ``layout``."""
+    """Torch's (C_in, C_out/groups, *k) weight in ``layout``: the inverse of ``_to_torch_weight``."""
     rank = w.ndim - 2
     if groups > 1 and not _grouped(layout):
         w = _dense(w, groups)
-    if layout in ("torch", "onnx"):
+    weight_layout = _rules(layout).weight_layout
+    if weight_layout == "in_out":
         return w
-    if layout == "jax":
+    if weight_layout == "k_in_out_flipped":
         return np.flip(np.transpose(w, (*range(2, rank + 2), 0, 1)), axis=tuple(range(rank)))
     return np.transpose(w, (*range(2, rank + 2), 1, 0))
 
@@ -152,7 +133,7 @@ def _blocks(w: Array, groups: int, layout: str, names: Mapping[str, str]) -> Arr
     if c_in % groups or c_out % groups:
         raise DeconvError(
             f"C_in = {c_in} and C_out = {c_out} must be divisible by {names['groups']} (got {groups}; "
-            f"{layout} weight {WEIGHT_LAYOUTS[layout]})"
+            f"{layout} weight {WEIGHT_SHAPES[_rules(layout).weight_layout]})"
         )
     size, per_group = c_in // groups, c_out // groups
     grouped = np.stack(

@@ -15,7 +15,7 @@ import numpy as np
 
 from deconv_cli.arrays import engine
 from deconv_cli.arrays.stream import REAL_KINDS
-from deconv_cli.core.frameworks import FRAMEWORKS, Framework
+from deconv_cli.core.frameworks import DATA_SHAPES, FRAMEWORKS, WEIGHT_SHAPES, Framework
 from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.core.parse import MODES, spread
 from deconv_cli.errors import DeconvError
@@ -106,19 +106,21 @@ class _Job:
         layout: Layout | None,
     ) -> _Job:
         data, kernel = np.asarray(x), np.asarray(w)
+        # the messages name the layouts in use: the framework's, or --layout's for the data
         if kernel.ndim not in (3, 4, 5):
             raise DeconvError(
-                f"weight must have 3, 4 or 5 dimensions (channels, channels, 1-3 kernel axes), "
-                f"got shape {kernel.shape}"
+                f"weight must have 3, 4 or 5 dimensions: {rules.name}'s "
+                f"{WEIGHT_SHAPES[rules.weight_layout]}, with 1-3 kernel axes (got shape {kernel.shape})"
             )
         rank = kernel.ndim - 2
+        channels_last = rules.channels_last if layout is None else layout == "channels_last"
         if data.ndim not in (rank + 1, rank + 2):
             raise DeconvError(
-                f"input must have {rank + 2} dimensions (batch, channels, {rank} spatial) or {rank + 1} "
-                f"without the batch, to match a {rank}-D weight of shape {kernel.shape} (got {data.shape})"
+                f"input must have {rank + 2} dimensions {DATA_SHAPES[channels_last]} with {rank} spatial, "
+                f"or {rank + 1} without the batch N, to match a {rank}-D weight of shape {kernel.shape} "
+                f"(got {data.shape})"
             )
         unbatched = data.ndim == rank + 1
-        channels_last = rules.channels_last if layout is None else layout == "channels_last"
         result_dtype, compute_dtype = _dtypes(data.dtype, kernel.dtype)
         # one copy each, in the engine's layout and dtype (the engine then copies nothing)
         nc = np.ascontiguousarray(
@@ -252,7 +254,7 @@ def _check_channels(channels: int, in_channels: int, groups: int, rules: Framewo
     if channels != in_channels:
         raise DeconvError(
             f"input has {channels} channels but the weight expects C_in = {in_channels} "
-            f"({rules.name} weight layout {rules.weight_layout}); check --framework or --layout"
+            f"({rules.name} weight {WEIGHT_SHAPES[rules.weight_layout]}); check --framework or --layout"
         )
     if in_channels % groups:
         raise DeconvError(f"C_in = {in_channels} must be divisible by groups = {groups}")

@@ -16,6 +16,13 @@ from deconv_cli.core.geometry import Axis, Layer, Mode, Options, Padding, split
 from deconv_cli.errors import DeconvError
 
 Params = dict[str, object]
+#: each weight_layout (below) and data layout as messages and help write them
+WEIGHT_SHAPES = {
+    "in_out": "(C_in, C_out/groups, *k)",
+    "k_out_in": "(*k, C_out/groups, C_in)",
+    "k_in_out_flipped": "(*k, C_in, C_out), spatially flipped",
+}
+DATA_SHAPES = {False: "(N, C, *spatial)", True: "(N, *spatial, C)"}
 
 
 class Framework(ABC):
