@@ -29,9 +29,10 @@ def script(shell: str) -> str:
 
 @app.command()
 def completion(shell: Annotated[Shell, typer.Argument(help="bash, zsh or fish.")]) -> None:
-    """Print the shell completion script; README's "Shell completion" says where to save it.
+    """Print the shell completion script for bash, zsh or fish, to save where the shell loads it.
 
-    It completes commands, options, --framework and --padding. bash: deconv completion bash
-    > ~/.local/share/bash-completion/completions/deconv.
+    It completes commands, options, --framework and --padding. For example, in fish: mkdir -p
+    ~/.config/fish/completions && deconv completion fish > ~/.config/fish/completions/deconv.fish
+    (README's "Shell completion" gives the lines for bash and zsh).
     """
     print(script(shell.value), end="")
