@@ -204,7 +204,7 @@ def test_tf_snippet_passes_the_output_shape():
         "import tensorflow as tf\n"
         "\n"
         "\n"
-        "def conv_transpose(x, w):  # x (N, *spatial, C_in), w (*k, C_out, C_in)\n"
+        "def conv_transpose(x, w):  # x (N, *spatial, C_in), w (*k, C_out/groups, C_in)\n"
         "    return tf.nn.conv1d_transpose(\n"
         "        x, w, output_shape=[tf.shape(x)[0], 32, w.shape[-2]],\n"
         "        strides=(2,), padding='SAME', dilations=(1,),\n"
