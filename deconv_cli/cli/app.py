@@ -57,7 +57,6 @@ class _Group(TyperGroup):
 app = typer.Typer(
     cls=_Group,
     name="deconv",
-    help="Calculator and reference executor for transposed convolutions.",
     pretty_exceptions_enable=False,
     # Click's plain help: paragraphs rewrapped to the terminal, option names never cut, no rich
     rich_markup_mode=None,
@@ -84,7 +83,7 @@ def _options(
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = None,
 ) -> None:
-    """Calculator and reference executor for transposed convolutions."""
+    """Calculator and reference executor for transposed convolutions."""  # the app's help
     if context.invoked_subcommand is None:  # a bare `deconv`: the help, as a usage error
         print(context.get_help())
         raise typer.Exit(ExitCode.USAGE)
