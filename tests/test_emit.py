@@ -33,6 +33,13 @@ LAYERS = [
     ("keras", [Axis(4, 2, 3)], [Options(Padding("same"))]),
     ("jax", [Axis(4, 3, 1, 2)], [Options(Padding("valid"))]),
     ("onnx", [Axis(3, 3, 2), Axis(5, 2, 3)], [Options(Padding("same_lower"))] * 2),
+    # zeros appended past the native output: tf, keras and onnx for torch's op < d, torch for onnx's
+    (
+        "torch",
+        [Axis(1, 1, 1, 2), Axis(2, 3, 2)],
+        [Options(Padding.explicit(0, 0), 1), Options(Padding.explicit(1, 1))],
+    ),
+    ("onnx", [Axis(1, 2, 2, 1)], [Options(Padding("same_lower"), 1)]),
 ]
 FRAMEWORK_MODULE = {
     "torch": "torch",
