@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from deconv_cli.cli.emit.functional import snippet
 from deconv_cli.cli.emit.module import Channels, module
 from deconv_cli.core.geometry import Axis
-from deconv_cli.core.pad import PadReport, Solution
 from deconv_cli.core.shape import Refusal, ShapeReport, call, crops
 from deconv_cli.errors import DeconvError, ExitCode
+
+if TYPE_CHECKING:  # shape's --emit loads no pad search
+    from deconv_cli.core.pad import PadReport, Solution
 
 __all__ = ["Channels", "Code", "channels", "for_pad", "for_shape", "module", "snippet"]
 
