@@ -15,6 +15,9 @@ import pytest
 from deconv_cli.cli.completion import script
 
 README = Path(__file__).parent.parent / "README.md"
+# the repository's copies of the scripts, for packagers; regenerate with `python tests/test_completions.py`
+COMPLETIONS = Path(__file__).parent.parent / "completions"
+FILES = {"bash": "deconv.bash", "zsh": "_deconv", "fish": "deconv.fish"}
 BIN = str(Path(sys.executable).parent)  # where pip put the deconv command
 
 
@@ -49,6 +52,11 @@ def test_completion_command_prints_typers_script_for_the_shell(shell):
     # '#compdef' must be line 1 of zsh's file; the rest is Typer's own script
     assert printed.startswith("#compdef deconv\n" if shell == "zsh" else rendered.strip()[:20])
     assert rendered.strip() in printed
+
+
+@pytest.mark.parametrize("shell", list(FILES))
+def test_committed_script_is_what_the_command_prints(shell):
+    assert (COMPLETIONS / FILES[shell]).read_text() == script(shell)
 
 
 def test_bash_completes_after_readme_install_in_a_fresh_home(tmp_path):
@@ -121,3 +129,8 @@ def test_tab_completion_does_not_import_numpy():
     )
     assert "--framework" in result.stdout
     assert " numpy" not in result.stderr
+
+
+if __name__ == "__main__":
+    for shell, name in FILES.items():
+        (COMPLETIONS / name).write_text(script(shell))

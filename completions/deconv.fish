@@ -1,0 +1,1 @@
+complete --command deconv --no-files --arguments "(env _DECONV_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) deconv)" --condition "env _DECONV_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) deconv"
