@@ -33,6 +33,35 @@ LAYERS = [
     ("jax", [Axis(4, 3, 1, 2)], [Options(Padding("valid"))]),
     ("onnx", [Axis(3, 3, 2), Axis(5, 2, 3)], [Options(Padding("same_lower"))] * 2),
 ]
+
+
+def random_layers(count: int) -> list[tuple[str, list[Axis], list[Options]]]:
+    """Seeded random layers each framework builds: 1-D to 3-D, dilation 1 to 3, every padding kind."""
+    from random import Random
+
+    rng = Random(20261129)
+    found: list[tuple[str, list[Axis], list[Options]]] = []
+    while len(found) < count:
+        rank = rng.randint(1, 3)
+        axes = [
+            Axis(rng.randint(1, 5), rng.randint(1, 4), rng.randint(1, 3), rng.randint(1, 3))
+            for _ in range(rank)
+        ]
+        mode = rng.choice(["valid", "same", "same_lower", "explicit"])
+        if mode == "explicit":
+            options = [Options(Padding.explicit(rng.randint(-1, 3), rng.randint(-1, 3))) for _ in axes]
+        else:
+            options = [Options(Padding(mode))] * rank  # type: ignore[arg-type]
+        name = rng.choice(["torch", "tf", "keras", "onnx", "jax"])
+        try:
+            shape(name, axes, options)
+        except DeconvError:
+            continue
+        found.append((name, axes, options))
+    return found
+
+
+LAYERS += random_layers(12)
 FRAMEWORK_MODULE = {
     "torch": "torch",
     "tf": "tensorflow",
@@ -165,7 +194,7 @@ def test_pad_emit_prints_the_best_solution_of_that_framework():
             "keras: strides > 1 not supported in conjunction with dilation_rate > 1",
         ),
         (
-            ["pad", "--in", "3", "--out", "4", "--k", "3", "--s", "2", "-f", "torch", "--emit", "keras"],
+            ["pad", "--in", "3", "--out", "9", "--k", "3", "--s", "2", "-f", "jax", "--emit", "keras"],
             1,
             "no keras setting reaches this size",
         ),

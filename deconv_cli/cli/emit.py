@@ -57,7 +57,9 @@ def for_pad(report: PadReport, n: Sequence[int], framework: str) -> str:
     for solution in report.solutions:
         if solution.framework == framework:
             axes = [Axis(*values) for values in zip(n, solution.k, solution.s, solution.d, strict=True)]
-            return snippet(framework, axes, solution.params, solution.output, None)
+            return snippet(
+                framework, axes, solution.params, solution.native or solution.output, solution.then
+            )
     raise DeconvError(
         f"no {framework} setting reaches this size; see the others without --emit", ExitCode.FAILURE
     )

@@ -28,11 +28,35 @@ def console(out: TextIO, width: int | None = None, record: bool = False) -> Cons
     )
 
 
+#: candidate lists longer than this print as their first and last size
+LONG = 64
+
+
 def to_json(data: object, out: TextIO) -> None:
     import json
 
-    json.dump(data, out, indent=2)
+    json.dump(data, out, indent=2, default=_sizes)
     out.write("\n")
+
+
+def _sizes(value: object) -> object:
+    """A range of sizes as JSON: the list, or ``{"min", "max"}`` when it is long (a stride of 10^9)."""
+    if not isinstance(value, range):
+        raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    if len(value) <= LONG:
+        return list(value)
+    return {"min": value[0], "max": value[-1]}
+
+
+def sizes(values: Sequence[int]) -> str:
+    """Sizes as text, a long run shortened to its ends.
+
+    >>> sizes(range(3, 5)), sizes(range(1, 10**9))
+    ('3, 4', '1, 2, ..., 999999999 (every size)')
+    """
+    if len(values) <= LONG:
+        return ", ".join(map(str, values))
+    return f"{values[0]}, {values[1]}, ..., {values[-1]} (every size)"
 
 
 def shape(report: ShapeReport, out: TextIO, *, terminal: bool, as_json: bool) -> None:
@@ -50,8 +74,10 @@ def shape_tables(report: ShapeReport, out: TextIO) -> None:
     from rich.text import Text
 
     screen = console(out)
-    sizes = " x ".join(map(str, report.output))
-    screen.print(Text.assemble((report.api, "bold"), f" padding={report.padding} -> ", (sizes, "bold")))
+    size = " x ".join(map(str, report.output))
+    screen.print(Text.assemble((report.api, "bold"), f" padding={report.padding} -> ", (size, "bold")))
+    if report.reading:
+        screen.print(Text(report.reading, style="dim"))
     for index, (steps, candidates) in enumerate(zip(report.steps, report.candidates, strict=True)):
         table = Table(title=f"axis {index}" if len(report.steps) > 1 else None, show_header=False)
         table.add_column("step", style="cyan")
@@ -73,7 +99,7 @@ def shape_tables(report: ShapeReport, out: TextIO) -> None:
         table.add_row("output", Text(str(steps.output), style="bold"), "F - begin - end")
         table.add_row(
             "candidates",
-            ", ".join(map(str, candidates)),
+            sizes(candidates),
             f"output sizes {report.framework} accepts as a requested size",
         )
         screen.print(table)
@@ -94,28 +120,48 @@ def _flat(solution: Solution) -> dict[str, object]:
     return {**data, **params}
 
 
+def label(solution: Solution) -> str:
+    """The framework, and for a recipe what it does: the plain conv, then a slice."""
+    return f"{solution.framework} conv, then slice" if solution.recipe else solution.framework
+
+
+def recipe(solution: Solution) -> str:
+    """The parameters, and a recipe's slice in the framework's layout."""
+    text = call(solution.params)
+    if solution.then is not None:
+        text += f" then y[..., {', '.join(f'{a}:{b}' for a, b in solution.then)}]"
+    return text
+
+
 def pad(report: PadReport, out: TextIO, *, terminal: bool, as_json: bool, limit: int | None) -> None:
     shown = report.solutions if limit is None else report.solutions[:limit]
     if as_json:
-        to_json({"solutions": [_flat(s) for s in shown]}, out)
+        data: dict[str, object] = {"solutions": [_flat(s) for s in shown]}
+        if report.factor is not None:
+            data = {"factor": list(report.factor), **data}
+        to_json(data, out)
     elif not terminal:
         for s in shown:
+            marks = f"\tmarks={','.join(s.marks)}" if s.marks else ""
             out.write(
-                f"{s.framework}\tk={_ints(s.k)}\ts={_ints(s.s)}\td={_ints(s.d)}\t"
-                f"crop={crops(s.crop)}\t{call(s.params)}\n"
+                f"{label(s)}\tk={_ints(s.k)}\ts={_ints(s.s)}\td={_ints(s.d)}\t"
+                f"crop={crops(s.crop)}\t{recipe(s)}{marks}\n"
             )
     else:
-        pad_table(shown, out)
+        pad_table(report, shown, out)
 
 
-def pad_table(solutions: Sequence[Solution], out: TextIO) -> None:
+def pad_table(report: PadReport, solutions: Sequence[Solution], out: TextIO) -> None:
     from rich.table import Table
 
-    table = Table(title="ways to get this size, best first")
-    for column in ("framework", "k", "s", "d", "parameters", "crop begin:end"):
+    wanted = "this size" if report.factor is None else f"{_ints(report.factor)} x every input size"
+    table = Table(title=f"ways to get {wanted}, best first; marked ones are legal but odd")
+    for column in ("framework", "k", "s", "d", "parameters", "crop begin:end", "marks"):
         table.add_column(column, style="cyan" if column == "framework" else None)
     for s in solutions:
-        table.add_row(s.framework, _ints(s.k), _ints(s.s), _ints(s.d), call(s.params), crops(s.crop))
+        table.add_row(
+            label(s), _ints(s.k), _ints(s.s), _ints(s.d), recipe(s), crops(s.crop), ", ".join(s.marks)
+        )
     console(out).print(table)
 
 

@@ -16,6 +16,8 @@ from deconv_cli.core.geometry import Axis, Layer, Mode, Options, Padding, split
 from deconv_cli.errors import DeconvError
 
 Params = dict[str, object]
+#: an upper end for sizes that grow without bound (jax's edge padding can append any number of zeros)
+UNBOUNDED = 1 << 62
 
 
 class Framework(ABC):
@@ -43,8 +45,9 @@ class Framework(ABC):
         """The layer these options give on ``axis``, or the framework's error."""
 
     @abstractmethod
-    def candidates(self, axis: Axis, options: Options) -> tuple[int, ...]:
-        """Every output size it accepts as a requested size with this padding."""
+    def candidates(self, axis: Axis, options: Options) -> Sequence[int]:
+        """Every output size it accepts as a requested size with this padding (a ``range``
+        where they are many: its length can be a stride of 10^9)."""
 
     @abstractmethod
     def params(self, axes: Sequence[Axis], options: Sequence[Options]) -> Params:
@@ -53,6 +56,19 @@ class Framework(ABC):
     def kinds_for(self, rank: int) -> tuple[Mode, ...]:
         """The padding kinds it offers for ``rank`` spatial axes."""
         return self.kinds
+
+    @abstractmethod
+    def reach(self, axis: Axis, rank: int) -> dict[Mode, tuple[range, ...]]:
+        """Every output size some setting reaches on ``axis``, per padding kind (odd settings
+        included: crops that discard inputs, appended zeros). Closed forms, so cheap for any size."""
+
+    def padding_for(self, axis: Axis, begin: int, end: int) -> Padding:
+        """Its explicit padding that crops ``begin:end`` (a crop in every framework but jax)."""
+        return Padding.explicit(begin, end)
+
+    def crop_of(self, axis: Axis, padding: Padding) -> tuple[int, int]:
+        """The crop ``begin:end`` its explicit ``padding`` means (inverse of ``padding_for``)."""
+        return padding.begin, padding.end
 
     def check(self, axes: Sequence[Axis], options: Sequence[Options]) -> None:
         """Rules across axes, before any axis is resolved."""
@@ -79,7 +95,10 @@ class Framework(ABC):
 
     def _explicit(self, padding: Padding) -> tuple[int, int]:
         if padding.begin < 0 or padding.end < 0:
-            raise self.fail(f"padding must be >= 0 (got {padding}); negative crops are jax-only")
+            raise self.fail(
+                f"padding must be >= 0 (got {padding}); only jax's padding appends zeros "
+                "(--framework jax, where --padding is lax.conv_transpose's edge padding)"
+            )
         return padding.begin, padding.end
 
 
@@ -120,9 +139,15 @@ class Torch(Framework):
             )
         return begin
 
-    def candidates(self, axis: Axis, options: Options) -> tuple[int, ...]:
+    def reach(self, axis: Axis, rank: int) -> dict[Mode, tuple[range, ...]]:
+        # F - 2p + op: op < max(s, d) fills every size below F + op's limit, else one parity
+        if axis.output_padding_limit > 1:
+            return {"explicit": (range(1, axis.full + axis.output_padding_limit),)}
+        return {"explicit": (range(2 - axis.full % 2, axis.full + 1, 2),)}
+
+    def candidates(self, axis: Axis, options: Options) -> Sequence[int]:
         low = axis.full - 2 * self._padding(options.padding)
-        return tuple(range(max(low, 1), low + axis.stride))
+        return range(max(low, 1), low + axis.stride)
 
     def resolve(self, axis: Axis, options: Options) -> Layer:
         padding = self._padding(options.padding)
@@ -174,9 +199,35 @@ class TensorFlow(Framework):
     weight_layout = "k_out_in"
     kinds = ("same", "valid", "explicit")
     _rank_note = "2-D in tf.nn (conv1d/conv3d_transpose take 'SAME' or 'VALID')"
+    #: kinds the CPU kernel (Conv2DBackpropInput) runs with a dilation > 1: explicit padding
+    #: fails with "Current CPU implementations do not yet support dilation rates larger than 1";
+    #: SAME and VALID run through oneDNN (TF's default on x86) in float32
+    dilated_kinds: ClassVar[tuple[Mode, ...]] = ("same", "valid")
 
     def kinds_for(self, rank: int) -> tuple[Mode, ...]:
         return self.kinds if rank == 2 else ("same", "valid")
+
+    def reach(self, axis: Axis, rank: int) -> dict[Mode, tuple[range, ...]]:
+        kinds = [k for k in self.kinds_for(rank) if axis.dilation == 1 or k in self.dilated_kinds]
+        # explicit paddings b, e >= 0 with output_shape up to F - b - e + s - 1
+        found = {
+            "same": range(axis.dilated, axis.same + 1),
+            "valid": range(axis.full, axis.full + axis.stride),
+        }
+        found["explicit"] = range(1, axis.full + axis.stride)
+        return {kind: (found[kind],) for kind in kinds}
+
+    def check(self, axes: Sequence[Axis], options: Sequence[Options]) -> None:
+        super().check(axes, options)
+        self._dilation(max(a.dilation for a in axes), options[0].padding)
+
+    def _dilation(self, dilation: int, padding: Padding) -> None:
+        if dilation > 1 and padding.mode not in self.dilated_kinds:
+            raise self.fail(
+                f"the CPU kernel rejects {padding.mode} padding with dilation > 1 (got "
+                f"dilations={dilation}: 'Current CPU implementations do not yet support dilation "
+                "rates larger than 1'); use padding VALID then slice, as the tf row shows"
+            )
 
     def _range(self, axis: Axis, padding: Padding) -> tuple[int, int]:
         if padding.mode == "same_lower":
@@ -190,11 +241,12 @@ class TensorFlow(Framework):
         low = axis.full - begin - end
         return low, low + axis.stride - 1
 
-    def candidates(self, axis: Axis, options: Options) -> tuple[int, ...]:
+    def candidates(self, axis: Axis, options: Options) -> Sequence[int]:
         low, high = self._range(axis, options.padding)
-        return tuple(range(max(low, 1), high + 1))
+        return range(max(low, 1), high + 1)
 
     def resolve(self, axis: Axis, options: Options) -> Layer:
+        self._dilation(axis.dilation, options.padding)
         low, high = self._range(axis, options.padding)
         same = options.padding.mode == "same"
         if options.output_shape is not None:
@@ -279,21 +331,40 @@ class Keras(Framework):
                 "use --s 1 or --d 1"
             )
 
-    def _choices(self, axis: Axis, same: bool) -> dict[int, int | None]:
-        """Reachable output -> the output_padding that reaches it (None preferred)."""
-        found: dict[int, int | None] = {}
-        for output_padding in (None, *range(axis.stride)):
-            output = self._length(axis, same, output_padding)
-            if output not in found and self._backend_accepts(axis, same, output_padding, output):
-                found[output] = output_padding
-        return found
+    def _adjustable(self, axis: Axis, same: bool) -> range:
+        """Outputs an explicit output_padding in ``[0, strides)`` reaches, where the backend accepts them."""
+        base = self._length(axis, same, 0)
+        low, high = base, base + axis.stride - 1
+        if same:  # Keras passes O to tf.nn SAME, which wants (n-1)s < O <= n*s
+            low, high = max(low, axis.dilated), min(high, axis.same)
+        return range(low, high + 1)
+
+    def _op_for(self, axis: Axis, same: bool, output: int) -> int | None:
+        """The output_padding that reaches ``output`` (None: omitted, preferred); KeyError if none."""
+        if output == self._length(axis, same, None):
+            return None
+        if output in self._adjustable(axis, same):
+            return output - self._length(axis, same, 0)
+        raise KeyError(output)
 
     def _backend_accepts(self, axis: Axis, same: bool, output_padding: int | None, output: int) -> bool:
         # Keras passes O to tf.nn SAME, which wants (n-1)s < O <= n*s
         return not (same and output_padding is not None and not axis.dilated <= output <= axis.same)
 
-    def candidates(self, axis: Axis, options: Options) -> tuple[int, ...]:
-        return tuple(sorted(self._choices(axis, self._check(axis, options.padding))))
+    def reach(self, axis: Axis, rank: int) -> dict[Mode, tuple[range, ...]]:
+        found: dict[Mode, tuple[range, ...]] = {}
+        for kind in self.kinds_for(rank):
+            sizes = self.candidates(axis, Options(Padding(kind)))
+            found[kind] = (range(sizes[0], sizes[-1] + 1),)  # one run, see candidates
+        return found
+
+    def candidates(self, axis: Axis, options: Options) -> Sequence[int]:
+        # omitted output_padding always lands inside or next to the adjustable range: one range
+        same = self._check(axis, options.padding)
+        adjustable, default = self._adjustable(axis, same), self._length(axis, same, None)
+        if not adjustable:
+            return (default,)
+        return range(min(adjustable.start, default), max(adjustable.stop, default + 1))
 
     def output_padding(self, axis: Axis, options: Options) -> int | None:
         """The ``output_padding`` Keras needs for these options (None: omitted)."""
@@ -302,14 +373,15 @@ class Keras(Framework):
             return options.output_padding
         if options.output_padding is not None:
             raise self.fail("give output_padding or output_shape, not both")
-        choices = self._choices(axis, same)
-        if options.output_shape not in choices:
-            reachable = ", ".join(map(str, sorted(choices)))
+        try:
+            return self._op_for(axis, same, options.output_shape)
+        except KeyError:
+            reachable = self.candidates(axis, options)
             raise self.fail(
                 f"output size {options.output_shape} is not reachable with padding="
-                f"'{options.padding}' (reachable through output_padding: {reachable})"
-            )
-        return choices[options.output_shape]
+                f"'{options.padding}' (reachable through output_padding: "
+                f"{reachable[0]} to {reachable[-1]})"
+            ) from None
 
     def resolve(self, axis: Axis, options: Options) -> Layer:
         same = self._check(axis, options.padding)
@@ -369,11 +441,15 @@ class Onnx(Framework):
             )
         return output_padding
 
-    def candidates(self, axis: Axis, options: Options) -> tuple[int, ...]:
+    def reach(self, axis: Axis, rank: int) -> dict[Mode, tuple[range, ...]]:
+        # output_shape overrides every padding kind and takes any size up to F + s - 1
+        return {kind: (range(1, axis.full + axis.stride),) for kind in self.kinds}
+
+    def candidates(self, axis: Axis, options: Options) -> Sequence[int]:
         self._output_padding(axis, options)  # ORT checks it first; the range does not depend on it
         if options.padding.mode == "explicit":
             self._explicit(options.padding)
-        return tuple(range(1, axis.full + axis.stride))
+        return range(1, axis.full + axis.stride)
 
     def resolve(self, axis: Axis, options: Options) -> Layer:
         output_padding = self._output_padding(axis, options)
@@ -419,9 +495,10 @@ class Onnx(Framework):
 class Jax(Framework):
     """``jax.lax.conv_transpose`` (no output_padding, no output_shape).
 
-    SAME: ``n*s``, crop start ``max(0, ke-s)//2``; VALID: ``(n-1)s + max(ke, s)``;
-    explicit pairs are paddings of the zero-inserted input, ``(ke-1-b, ke-1-e)``
-    for a crop ``b:e`` (legacy default; ``use_consistent_padding=True`` takes ``(b, e)``).
+    SAME: ``n*s``, crop start ``max(0, ke-s)//2``; VALID: ``(n-1)s + max(ke, s)``.
+    Explicit ``padding`` is what ``lax.conv_transpose`` takes by default: ``(lo, hi)``
+    zeros added at the edges of the zero-inserted input (negative: removed), so the crop
+    is ``(ke-1-lo, ke-1-hi)`` and the output ``(n-1)s + 1 + lo + hi - ke + 1``.
     """
 
     name = "jax"
@@ -431,14 +508,30 @@ class Jax(Framework):
     has_groups = False
     kinds = ("same", "valid", "explicit")
 
-    def candidates(self, axis: Axis, options: Options) -> tuple[int, ...]:
+    def padding_for(self, axis: Axis, begin: int, end: int) -> Padding:
+        edge = axis.extent - 1
+        return Padding.explicit(edge - begin, edge - end)
+
+    def crop_of(self, axis: Axis, padding: Padding) -> tuple[int, int]:
+        edge = axis.extent - 1
+        return edge - padding.begin, edge - padding.end
+
+    def reach(self, axis: Axis, rank: int) -> dict[Mode, tuple[range, ...]]:
+        same, valid = self.resolve(axis, Options(Padding("same"))), self.resolve(axis, Options())
+        return {
+            "same": (range(same.output, same.output + 1),),
+            "valid": (range(valid.output, valid.output + 1),),
+            "explicit": (range(1, UNBOUNDED),),
+        }
+
+    def candidates(self, axis: Axis, options: Options) -> Sequence[int]:
         return (self.resolve(axis, Options(options.padding)).output,)
 
     def resolve(self, axis: Axis, options: Options) -> Layer:
         if options.output_padding is not None:
             raise self.fail(
-                "lax.conv_transpose has no output_padding; write the crop as "
-                "--padding B:E (a negative E appends zeros)"
+                "lax.conv_transpose has no output_padding; add the zeros to the edge padding "
+                "--padding LO:HI (HI + 1 appends one zero)"
             )
         mode = options.padding.mode
         if mode == "same_lower":
@@ -448,11 +541,12 @@ class Jax(Framework):
         elif mode == "valid":
             layer = Layer.ending(axis, 0, axis.valid)
         else:
-            layer = Layer.crop(axis, options.padding.begin, options.padding.end)
+            layer = Layer.crop(axis, *self.crop_of(axis, options.padding))
             if layer.output < 1:
                 raise self.fail(
-                    f"output would be empty ({layer.output} = {axis.full} - "
-                    f"{options.padding.begin} - {options.padding.end}); crop less"
+                    f"output would be empty ({layer.output} = {axis.dilated} + "
+                    f"{options.padding.begin} + {options.padding.end} - {axis.extent} + 1); "
+                    "pad more"
                 )
         if options.output_shape not in (None, layer.output):
             raise self.fail(
@@ -465,12 +559,43 @@ class Jax(Framework):
         mode = options[0].padding.mode
         if mode != "explicit":
             return {"padding": mode.upper()}
-        return {
-            "padding": [
-                [a.extent - 1 - o.padding.begin, a.extent - 1 - o.padding.end]
-                for a, o in zip(axes, options, strict=True)
-            ]
-        }
+        return {"padding": [[o.padding.begin, o.padding.end] for o in options]}
 
 
 FRAMEWORKS: dict[str, Framework] = {f.name: f for f in (TensorFlow(), Torch(), Keras(), Onnx(), Jax())}
+
+#: without --framework a layer is read with the first of these that accepts it, each taking
+#: an explicit --padding as a crop (PyTorch's meaning; ONNX's pads when asymmetric)
+READING_ORDER = ("torch", "tf", "onnx", "keras", "jax")
+
+
+def read_as_written(axes: Sequence[Axis], options: Sequence[Options]) -> Framework:
+    """The framework whose conventions read the layer as written, an explicit padding being a
+    crop ``begin:end`` (see ``READING_ORDER``); the first refusal when none accepts it.
+
+    >>> read_as_written([Axis(7, 3, 2)], [Options(Padding.explicit(1, 1))]).name
+    'torch'
+    >>> read_as_written([Axis(16, 6, 2)], [Options(Padding("same"))]).name
+    'tf'
+    """
+    refusal: DeconvError | None = None
+    for name in READING_ORDER:
+        framework = FRAMEWORKS[name]
+        try:
+            framework.layers(axes, own_terms(framework, axes, options))
+        except DeconvError as error:
+            if refusal is None and options[0].padding.mode in framework.kinds:
+                refusal = error
+            continue
+        return framework
+    raise refusal or DeconvError(f"no framework accepts padding={options[0].padding}")
+
+
+def own_terms(framework: Framework, axes: Sequence[Axis], options: Sequence[Options]) -> tuple[Options, ...]:
+    """Options whose explicit padding is a crop, in ``framework``'s own meaning of padding."""
+    return tuple(
+        Options(framework.padding_for(a, o.padding.begin, o.padding.end), o.output_padding, o.output_shape)
+        if o.padding.mode == "explicit"
+        else o
+        for a, o in zip(axes, options, strict=True)
+    )
