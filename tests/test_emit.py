@@ -14,6 +14,7 @@ from deconv_cli import cli
 from deconv_cli.arrays import engine
 from deconv_cli.cli.emit import snippet
 from deconv_cli.core.geometry import Axis, Options, Padding
+from deconv_cli.core.pad import pad
 from deconv_cli.core.shape import Refusal, shape
 from deconv_cli.core.translate import Expression
 from deconv_cli.errors import DeconvError
@@ -100,16 +101,21 @@ def cases() -> list[Any]:
 
 @pytest.mark.parametrize(("report", "axes", "framework", "item"), cases())
 def test_emitted_snippet_runs_in_its_framework_and_gives_the_layer(report, axes, framework, item):
+    check_snippet(framework, axes, snippet(framework, axes, item.params, item.output, item.then), report.crop)
+
+
+def check_snippet(framework: str, axes: list[Axis], code: str, crop: Any) -> None:
+    """Run ``code`` in its framework on random arrays; it must give the layer cropping ``crop``."""
     if importlib.util.find_spec(FRAMEWORK_MODULE[framework]) is None:
         pytest.skip(f"{framework} is not installed")
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 3, *(a.n for a in axes))).astype(np.float32)
     w = rng.standard_normal((3, 2, *(a.kernel_size for a in axes))).astype(np.float32)
     expected = engine.conv_transpose(
-        x, w, stride=[a.stride for a in axes], dilation=[a.dilation for a in axes], crop=report.crop
+        x, w, stride=[a.stride for a in axes], dilation=[a.dilation for a in axes], crop=crop
     )
     namespace: dict[str, Any] = {}
-    exec(snippet(framework, axes, item.params, item.output, item.then), namespace)
+    exec(code, namespace)
     inputs = to_layout(framework, x, w)
     if framework == "torch":  # torch takes tensors; the others take numpy arrays as they are
         import torch
@@ -119,6 +125,39 @@ def test_emitted_snippet_runs_in_its_framework_and_gives_the_layer(report, axes,
     if framework not in ("torch", "onnx"):
         got = np.moveaxis(got, -1, 1)
     assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def pad_cases() -> list[Any]:
+    """The two best settings of every framework for the sizes of the random layers: their own
+    settings and conv-then-slice recipes."""
+    found = []
+    for index, (defining, axes, options) in enumerate(random_layers(12)):
+        wanted = list(shape(defining, axes, options).output)
+        sizes = [[getattr(a, f) for a in axes] for f in ("n", "kernel_size", "stride", "dilation")]
+        for framework in FRAMEWORK_MODULE:
+            try:
+                report = pad(
+                    sizes[0],
+                    wanted,
+                    kernel_size=sizes[1],
+                    stride=sizes[2],
+                    dilation=sizes[3],
+                    frameworks=[framework],
+                )
+            except DeconvError:
+                continue
+            marker = getattr(pytest.mark, "tf" if framework == "keras" else framework)
+            for rank, solution in enumerate(report.solutions[:2]):
+                found.append(pytest.param(axes, solution, id=f"{index}-{framework}-{rank}", marks=marker))
+    return found
+
+
+@pytest.mark.parametrize(("axes", "solution"), pad_cases())
+def test_pad_snippets_run_in_their_framework_and_give_the_setting(axes, solution):
+    code = snippet(
+        solution.framework, axes, solution.params, solution.native or solution.output, solution.then
+    )
+    check_snippet(solution.framework, axes, code, solution.crop)
 
 
 def test_torch_snippet_for_the_tf_same_layer_crops_the_end():

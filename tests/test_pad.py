@@ -10,7 +10,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from deconv_cli.core.frameworks import FRAMEWORKS
+from deconv_cli.core.frameworks import FRAMEWORKS, READING_ORDER, own_terms
 from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.core.overlap import taps
 from deconv_cli.core.pad import factor, pad
@@ -236,3 +236,35 @@ def test_work_is_bounded_by_the_data_not_by_a_parameters_value(args):
     assert "Traceback" not in result.stderr
     # CPU time, so a busy machine does not count: an interpreter start and well under a second of work
     assert after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime < 1.5
+
+
+@settings(max_examples=100, deadline=None)
+@given(rank_axes, options)
+def test_without_a_framework_a_layer_any_framework_builds_is_read_not_refused(axes, option):
+    chosen = [option] * len(axes)
+    readers = []
+    for name in READING_ORDER:
+        try:
+            layers = FRAMEWORKS[name].layers(axes, own_terms(FRAMEWORKS[name], axes, chosen))
+        except DeconvError:
+            continue
+        readers.append((name, layers))
+    if not readers:
+        with pytest.raises(DeconvError):
+            shape(None, axes, chosen)
+        return
+    report = shape(None, axes, chosen)
+    name, layers = readers[0]
+    assert report.framework == name
+    assert report.crop == tuple((t.begin, t.end) for t in layers)
+    assert name in report.reading
+
+
+def test_without_a_framework_an_int_padding_is_pytorchs_in_every_rank(cli_run):
+    for sizes in ("7", "7,7,7"):
+        code, stdout, _ = cli_run(
+            "shape", "--in", sizes, "--k", "3", "--s", "2", "--padding", "1", "--emit", "torch"
+        )
+        assert code == 0
+        assert "padding=(1" in stdout
+    assert cli_run("shape", "--in", "16", "--k", "6", "--s", "2", "--padding", "same")[:2] == (0, "32\n")

@@ -157,7 +157,8 @@ def pad_table(report: PadReport, solutions: Sequence[Solution], out: TextIO) -> 
     wanted = "this size" if report.factor is None else f"{_ints(report.factor)} x every input size"
     table = Table(title=f"ways to get {wanted}, best first; marked ones are legal but odd")
     for column in ("framework", "k", "s", "d", "parameters", "crop begin:end", "marks"):
-        table.add_column(column, style="cyan" if column == "framework" else None)
+        # fold long values over lines: a narrow terminal must not cut the parameters
+        table.add_column(column, style="cyan" if column == "framework" else None, overflow="fold")
     for s in solutions:
         table.add_row(
             label(s), _ints(s.k), _ints(s.s), _ints(s.d), recipe(s), crops(s.crop), ", ".join(s.marks)
