@@ -39,13 +39,20 @@ def reachable(frameworks: Iterable[str], axes: Sequence[Axis], out: Sequence[int
         for kind in per_axis[0]:
             if not all(kind in reach for reach in per_axis):
                 continue
-            for pick in (_below, _above):
-                sizes = [
-                    [v for r in reach[kind] if (v := pick(r, o)) is not None]
-                    for reach, o in zip(per_axis, out, strict=True)
-                ]
-                if all(sizes):
-                    found.append(tuple(_closest(s, o) for s, o in zip(sizes, out, strict=True)))
+            sides = [
+                [[v for r in reach[kind] if (v := pick(r, o)) is not None] for pick in (_below, _above)]
+                for reach, o in zip(per_axis, out, strict=True)
+            ]
+            if not all(below or above for below, above in sides):
+                continue
+            # each axis as near as it gets from below (above where it cannot), and the reverse
+            for first in (0, 1):
+                found.append(
+                    tuple(
+                        _closest(side[first] or side[1 - first], o)
+                        for side, o in zip(sides, out, strict=True)
+                    )
+                )
     return found
 
 
@@ -80,16 +87,16 @@ def smallest_kernel(
 ) -> int | None:
     """The smallest kernel above ``above`` that reaches ``out`` with one of ``strides``.
 
-    Explicit paddings reach every size up to about the full length, which grows by ``d``
-    per kernel tap, so the kernel that makes the full length reach ``out`` (or the next
-    two) reaches it when any does.
+    Explicit paddings reach every size up to the full length plus an output_padding below
+    ``max(s, d)``, and the full length grows by ``d`` per kernel tap: the smallest kernel
+    whose reach covers ``out`` (or the next two, for a parity) reaches it when any does.
     """
     best: int | None = None
     for s in strides:
-        need = max(-(-(o - (m - 1) * s - 1) // d) + 1 for m, o, d in zip(n, out, dilation, strict=True))
-        # output_padding and requested sizes reach up to a stride past the full length
-        start = max(above + 1, need - s - 1)
-        for k in range(start, max(start, need) + 2):
+        start = above + 1
+        for m, o, d in zip(n, out, dilation, strict=True):
+            start = max(start, -(-(o - (m - 1) * s - max(s, d)) // d) + 1)
+        for k in range(start, start + 3):
             axes = [Axis(m, k, s, d) for m, d in zip(n, dilation, strict=True)]
             if tuple(out) in _exact(frameworks, axes, out):
                 best = k if best is None else min(best, k)
