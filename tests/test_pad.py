@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import resource
 import subprocess
 import sys
+import time
 
 import pytest
 from hypothesis import assume, given, settings
@@ -270,3 +272,27 @@ def test_without_a_framework_an_int_padding_is_pytorchs_in_every_rank(cli_run):
         assert code == 0
         assert "padding=(1" in stdout
     assert cli_run("shape", "--in", "16", "--k", "6", "--s", "2", "--padding", "same")[:2] == (0, "32\n")
+
+
+big = st.integers(1, 999_999_999)
+huge_axes = st.lists(
+    st.builds(Axis, n=big, kernel_size=big, stride=big, dilation=big), min_size=1, max_size=3
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.sampled_from([*ALL, None]), huge_axes, options, st.lists(big, min_size=3, max_size=3))
+def test_shape_and_pad_take_well_under_a_second_for_any_values(name, axes, option, wanted):
+    start = time.process_time()
+    with contextlib.suppress(DeconvError):
+        shape(name, axes, [option] * len(axes))
+    with contextlib.suppress(DeconvError):
+        pad(
+            [a.n for a in axes],
+            wanted[: len(axes)],
+            kernel_size=[a.kernel_size for a in axes],
+            stride=[a.stride for a in axes],
+            dilation=[a.dilation for a in axes],
+            frameworks=ALL,
+        )
+    assert time.process_time() - start < 1
