@@ -296,3 +296,9 @@ def test_shape_and_pad_take_well_under_a_second_for_any_values(name, axes, optio
             frameworks=ALL,
         )
     assert time.process_time() - start < 1
+
+
+def test_without_a_framework_a_crop_only_jax_builds_is_shown_in_jaxs_own_terms():
+    report = shape(None, [Axis(3, 3, 2)], [Options(Padding.explicit(0, -1))])
+    assert (report.framework, report.output, report.crop, report.padding) == ("jax", (8,), ((0, -1),), "2:3")
+    assert report.reading.endswith("(torch, tf, onnx, keras refuse it); the crop 0:-1 is its padding=2:3")

@@ -52,11 +52,13 @@ def shape(framework: str | None, axes: Sequence[Axis], options: Sequence[Options
     reading = ""
     if framework is None:
         rules = read_as_written(axes, options)
-        options = own_terms(rules, axes, options)
+        written, options = each([o.padding for o in options]), own_terms(rules, axes, options)
         reading = f"no --framework: read as written, with {rules.name}'s conventions"
         refusing = READING_ORDER[: READING_ORDER.index(rules.name)]
         if refusing:
             reading += f" ({', '.join(refusing)} {'refuses' if len(refusing) == 1 else 'refuse'} it)"
+        if each([o.padding for o in options]) != written:  # jax's padding is not a crop
+            reading += f"; the crop {written} is its padding={each([o.padding for o in options])}"
     else:
         rules = FRAMEWORKS[framework]
     layers = rules.layers(axes, options)
