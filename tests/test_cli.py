@@ -80,40 +80,40 @@ def test_pad_json_names_torch_padding_and_output_padding(cli_run):
         "pad", "--in", "3", "--out", "6", "--k", "3", "--s", "2", "-f", "torch", "--json"
     )
     assert code == 0
+    common = {"framework": "torch", "k": [3], "s": [2], "d": [1], "output": [6], "marks": ["uneven"]}
     assert json.loads(stdout) == {
         "solutions": [
             {
-                "framework": "crop",
-                "k": [3],
-                "s": [2],
-                "d": [1],
-                "output": [6],
-                "crop": [[0, 1]],
-                "uses_output_padding": False,
-                "padding": 0,
-                "slice": [[0, 6]],
-            },
-            {
-                "framework": "torch",
-                "k": [3],
-                "s": [2],
-                "d": [1],
-                "output": [6],
+                **common,
                 "crop": [[1, 0]],
+                "recipe": False,
+                "then": None,
+                "native": None,
                 "uses_output_padding": True,
                 "padding": [1],
                 "output_padding": [1],
+            },
+            {
+                **common,
+                "crop": [[0, 1]],
+                "recipe": True,
+                "then": [[0, 6]],
+                "native": [7],
+                "uses_output_padding": False,
+                "padding": [0],
+                "output_padding": [0],
             },
         ]
     }
 
 
-def test_pad_search_ranks_even_overlap_then_symmetric_first(cli_run):
-    _, stdout, _ = cli_run("pad", "--in", "8", "--out", "16", "-f", "torch", "--limit", "3")
+def test_pad_search_ranks_overlapping_even_kernels_then_the_smallest_first(cli_run):
+    _, stdout, _ = cli_run("pad", "--in", "8", "--out", "16", "-f", "torch", "--limit", "4")
     assert stdout.splitlines() == [
-        "torch\tk=2\ts=2\td=1\tcrop=0:0\tpadding=[0], output_padding=[0]",
         "torch\tk=4\ts=2\td=1\tcrop=1:1\tpadding=[1], output_padding=[0]",
         "torch\tk=6\ts=2\td=1\tcrop=2:2\tpadding=[2], output_padding=[0]",
+        "torch\tk=8\ts=2\td=1\tcrop=3:3\tpadding=[3], output_padding=[0]",
+        "torch\tk=2\ts=2\td=1\tcrop=0:0\tpadding=[0], output_padding=[0]",
     ]
 
 
@@ -133,10 +133,19 @@ def test_shape_reports_each_axis_padding_as_given(cli_run):
 
 
 def test_pad_without_solution_exits_1_naming_the_nearest_sizes(cli_run):
-    assert cli_run("pad", "--in", "3", "--out", "60", "--k", "3", "--s", "2") == (
+    assert cli_run("pad", "--in", "3", "--out", "60", "--k", "3", "--s", "2", "-f", "torch") == (
         1,
         "",
-        "deconv: error: no setting turns 3 into 60; nearest reachable: 8\n",
+        "deconv: error: no setting of torch turns 3 into 60; nearest reachable: 8\n",
+    )
+
+
+def test_pad_without_solution_names_the_search_limit_that_reaches_the_size(cli_run):
+    assert cli_run("pad", "--in", "3", "--out", "60", "-f", "torch") == (
+        1,
+        "",
+        "deconv: error: no setting of torch turns 3 into 60; nearest reachable: 19; "
+        "--max-k 49 or --max-s 20 reaches 60\n",
     )
 
 
@@ -158,7 +167,7 @@ def test_pad_without_solution_exits_1_naming_the_nearest_sizes(cli_run):
             "torch: output size must be >= 1 (got 0 = 2 - 2*1 + 0); use padding <= 0",
         ),
         (
-            "shape --in 3 --k 3 --s 2 --padding same --output-shape 7",
+            "shape --in 3 --k 3 --s 2 --padding same --output-shape 7 -f tf",
             "tf: output_shape must be in [5, 6] for padding=same (got 7): its forward conv gives 4, not 3",
         ),
         (

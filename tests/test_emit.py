@@ -15,6 +15,7 @@ from deconv_cli.arrays import engine
 from deconv_cli.cli.emit import Channels, module, snippet
 from deconv_cli.core.frameworks import FRAMEWORKS
 from deconv_cli.core.geometry import Axis, Options, Padding
+from deconv_cli.core.pad import pad
 from deconv_cli.core.shape import Refusal, shape
 from deconv_cli.core.translate import Expression
 from deconv_cli.errors import DeconvError
@@ -41,6 +42,35 @@ LAYERS = [
     ),
     ("onnx", [Axis(1, 2, 2, 1)], [Options(Padding("same_lower"), 1)]),
 ]
+
+
+def random_layers(count: int) -> list[tuple[str, list[Axis], list[Options]]]:
+    """Seeded random layers each framework builds: 1-D to 3-D, dilation 1 to 3, every padding kind."""
+    from random import Random
+
+    rng = Random(20261129)
+    found: list[tuple[str, list[Axis], list[Options]]] = []
+    while len(found) < count:
+        rank = rng.randint(1, 3)
+        axes = [
+            Axis(rng.randint(1, 5), rng.randint(1, 4), rng.randint(1, 3), rng.randint(1, 3))
+            for _ in range(rank)
+        ]
+        mode = rng.choice(["valid", "same", "same_lower", "explicit"])
+        if mode == "explicit":
+            options = [Options(Padding.explicit(rng.randint(-1, 3), rng.randint(-1, 3))) for _ in axes]
+        else:
+            options = [Options(Padding(mode))] * rank  # type: ignore[arg-type]
+        name = rng.choice(["torch", "tf", "keras", "onnx", "jax"])
+        try:
+            shape(name, axes, options)
+        except DeconvError:
+            continue
+        found.append((name, axes, options))
+    return found
+
+
+LAYERS += random_layers(12)
 FRAMEWORK_MODULE = {
     "torch": "torch",
     "tf": "tensorflow",
@@ -106,18 +136,18 @@ def installed(framework: str) -> None:
         pytest.skip(f"{framework} is not installed")
 
 
-@pytest.mark.parametrize(("report", "axes", "framework", "item", "groups"), cases())
-def test_emitted_snippet_runs_in_its_framework_and_gives_the_layer(report, axes, framework, item, groups):
+def check_snippet(framework: str, axes: Any, code: str, layer: Any, groups: int = 1) -> None:
+    """Run ``code`` in its framework on random arrays; it must give ``layer``'s crop (``layer.crop``)."""
     installed(framework)
-    x, w, expected = layer_arrays(report, axes, groups)
+    x, w, expected = layer_arrays(layer, axes, groups)
     namespace: dict[str, Any] = {}
-    exec(snippet(framework, axes, item.params, item.output, item.then, groups), namespace)
+    exec(code, namespace)
     inputs = to_layout(framework, x, w)
     if framework == "torch":  # torch takes tensors; the others take numpy arrays as they are
         import torch
 
         inputs = tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in inputs)
-    if framework == "tf" and groups > 1 and not isinstance(item.params["padding"], str):
+    if framework == "tf" and groups > 1 and "padding='VALID'" not in code and "padding='SAME'" not in code:
         # the snippet says so: TensorFlow's CPU kernels group only with a padding string
         with pytest.raises(Exception, match="Gradients for grouped convolutions are not supported on CPU"):
             namespace["conv_transpose"](*inputs)
@@ -126,6 +156,12 @@ def test_emitted_snippet_runs_in_its_framework_and_gives_the_layer(report, axes,
     if framework not in ("torch", "onnx"):
         got = np.moveaxis(got, -1, 1)
     assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(("report", "axes", "framework", "item", "groups"), cases())
+def test_emitted_snippet_runs_in_its_framework_and_gives_the_layer(report, axes, framework, item, groups):
+    code = snippet(framework, axes, item.params, item.output, item.then, groups)
+    check_snippet(framework, axes, code, report, groups)
 
 
 def run_module(framework: str, namespace: dict[str, Any], x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -185,6 +221,39 @@ def test_module_form_runs_in_its_framework_and_gives_the_layer(report, axes, fra
     if framework not in ("torch", "onnx"):
         got = np.moveaxis(got, -1, 1)
     assert_allclose(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def pad_cases() -> list[Any]:
+    """The two best settings of every framework for the sizes of the random layers: their own
+    settings and conv-then-slice recipes."""
+    found = []
+    for index, (defining, axes, options) in enumerate(random_layers(12)):
+        wanted = list(shape(defining, axes, options).output)
+        sizes = [[getattr(a, f) for a in axes] for f in ("n", "kernel_size", "stride", "dilation")]
+        for framework in FRAMEWORKS:
+            try:
+                report = pad(
+                    sizes[0],
+                    wanted,
+                    kernel_size=sizes[1],
+                    stride=sizes[2],
+                    dilation=sizes[3],
+                    frameworks=[framework],
+                )
+            except DeconvError:
+                continue
+            marker = getattr(pytest.mark, "tf" if framework == "keras" else framework)
+            for rank, solution in enumerate(report.solutions[:2]):
+                found.append(pytest.param(axes, solution, id=f"{index}-{framework}-{rank}", marks=marker))
+    return found
+
+
+@pytest.mark.parametrize(("axes", "solution"), pad_cases())
+def test_pad_snippets_run_in_their_framework_and_give_the_setting(axes, solution):
+    code = snippet(
+        solution.framework, axes, solution.params, solution.native or solution.output, solution.then
+    )
+    check_snippet(solution.framework, axes, code, solution)
 
 
 def test_torch_snippet_for_the_tf_same_layer_crops_the_end():
@@ -328,7 +397,7 @@ def test_emit_options_without_emit_or_that_cannot_be_are_refused(args, message):
             "keras: strides > 1 not supported in conjunction with dilation_rate > 1",
         ),
         (
-            ["pad", "--in", "3", "--out", "4", "--k", "3", "--s", "2", "-f", "torch", "--emit", "keras"],
+            ["pad", "--in", "3", "--out", "9", "--k", "3", "--s", "2", "-f", "jax", "--emit", "keras"],
             1,
             "no keras setting reaches this size",
         ),

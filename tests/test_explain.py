@@ -81,7 +81,8 @@ def test_negative_edges_cut_elements_of_the_zero_inserted_input():
 
 
 def test_a_negative_crop_appends_zeros_after_the_full_result():
-    assert picture("jax", "3", "3", "2", "1", "1:-1")[5:11] == [
+    # jax's padding is lax.conv_transpose's edge padding: 1:3 with k=3 crops 1:-1
+    assert picture("jax", "3", "3", "2", "1", "1:3")[5:11] == [
         "edge padding 1:3: 9",
         "[0][x][·] x  ·  x  0  0  0",
         "full result 7",

@@ -72,6 +72,12 @@ CASES = [
     ("keras", (4, 3, 1, 2), Options(VALID), (8, 0, 0)),
     # Keras: output_padding None and 0 differ for 'same' (tensorflow#50168)
     ("keras", (3, 3, 2, 1), Options(SAME), (6, 0, 1)),
+    # jax's padding is lax.conv_transpose's: (lo, hi) zeros at the edges of the zero-inserted input
+    ("jax", (5, 3, 2, 1), Options(p(1, 2)), (10, 1, 0)),
+    ("jax", (4, 3, 2, 1), Options(p(2)), (9, 0, 0)),
+    ("jax", (4, 2, 3, 1), Options(p(1, 3)), (13, 0, -2)),
+    # tf: dilation with SAME and VALID (run through oneDNN)
+    ("tf", (4, 3, 1, 2), Options(VALID), (8, 0, 0)),
 ]
 
 
@@ -111,6 +117,14 @@ ERRORS = [
     ("onnx", (4, 3, 2, 1), Options(SAME, output_padding=2), r"< max\(stride, dilation\) = 2 \(got 2\)"),
     ("onnx", (3, 3, 2, 1), Options(VALID, output_shape=9), r"output_shape must be <= .* = 8 \(got 9\)"),
     ("jax", (3, 3, 2, 1), Options(SAME, output_padding=1), r"no output_padding"),
+    ("jax", (2, 3, 1, 1), Options(p(-2, -1)), r"output would be empty"),
+    ("jax", (4, 3, 1, 2), Options(p(0)), r"output would be empty \(0 = 4 \+ 0 \+ 0 - 5 \+ 1\)"),
+    (
+        "tf",
+        (5, 3, 2, 2),
+        Options(p(1), output_shape=11),
+        r"CPU kernel rejects explicit padding with dilation > 1 .*use padding VALID then slice",
+    ),
 ]
 
 

@@ -77,13 +77,13 @@ def test_pad_table_keeps_every_parameter_whole(n, out, rank, width):
         dilation=[1] * rank,
         frameworks=list(("tf", "torch", "keras", "onnx", "jax")),
     )
-    solutions = report.solutions[:20]
+    solutions = report.solutions[:20] + report.solutions[-3:]  # the last ones are marked
     text = io.StringIO()
-    render.pad_table(solutions, text, width)
+    render.pad_table(report, solutions, text, width)
     fits(text.getvalue(), width)
     lines = text.getvalue().splitlines()
     header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("framework"))
-    starts = [lines[header].index(word) for word in ("framework", "layer", "crop", "parameters")]
+    starts = [lines[header].index(word) for word in ("framework", "layer", "crop", "parameters", "marks")]
     rows: list[list[str]] = []
     for line in lines[header + 2 :]:
         cells = [line[a:b] for a, b in zip(starts, [*starts[1:], None], strict=True)]
@@ -93,10 +93,11 @@ def test_pad_table_keeps_every_parameter_whole(n, out, rank, width):
             rows[-1] = [old + new for old, new in zip(rows[-1], cells, strict=True)]
     assert [[squeezed(c) for c in row] for row in rows] == [
         [
-            s.framework,
+            squeezed(render.label(s)),
             squeezed(f"k={','.join(map(str, s.k))} s={','.join(map(str, s.s))} d={','.join(map(str, s.d))}"),
             squeezed(", ".join(f"{b}:{e}" for b, e in s.crop)),
-            squeezed(render.call(s.params)),
+            squeezed(render.recipe(s)),
+            squeezed(", ".join(s.marks)),
         ]
         for s in solutions
     ]

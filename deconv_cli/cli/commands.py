@@ -26,11 +26,35 @@ from deconv_cli.cli.app import (
     OutputShape,
     PaddingOption,
     Stride,
+    _complete_padding,
     app,
 )
 from deconv_cli.core import parse
 from deconv_cli.core.frameworks import FRAMEWORKS
 from deconv_cli.errors import DeconvError
+
+OwnPadding = Annotated[
+    str,
+    typer.Option(
+        "--padding",
+        "-p",
+        help="valid, same (TensorFlow's; = ONNX SAME_UPPER), same_lower, or per axis an int or B:E "
+        "(1,2 or 1:2,0:1) in --framework's own meaning: torch and no framework: a crop (PyTorch's "
+        "padding; B:E crops B at the start, E at the end); tf: tf.nn's explicit padding (2-D); "
+        "onnx: pads; jax: lax.conv_transpose's (lo, hi) zeros added at the edges of the "
+        "zero-inserted input.",
+        autocompletion=_complete_padding,
+    ),
+]
+ReadAs = Annotated[
+    FrameworkName | None,
+    typer.Option(
+        "--framework",
+        "-f",
+        help="Whose conventions define the layer; default: read as written, with the first of "
+        "torch, tf, onnx, keras, jax that accepts it.",
+    ),
+]
 
 
 @app.command()
@@ -39,10 +63,10 @@ def shape(
     kernel_size: Kernel,
     stride: Stride = "1",
     dilation: Dilation = "1",
-    padding: PaddingOption = "valid",
+    padding: OwnPadding = "valid",
     output_padding: OutputPadding = None,
     output_shape: OutputShape = None,
-    framework: FrameworkOption = DEFAULT_FRAMEWORK,
+    framework: ReadAs = None,
     as_json: Json = False,
     emit: Emit = None,
     in_channels: InChannels = None,
@@ -60,7 +84,7 @@ def shape(
     from deconv_cli.core.shape import shape as solve_shape
 
     layer = code.channels(emit and emit.value, in_channels, out_channels, groups)
-    report = solve_shape(framework.value, axes, options)
+    report = solve_shape(framework.value if framework else None, axes, options)
     if emit is not None:
         render.code(code.for_shape(report, axes, emit.value, layer), sys.stdout, as_json=as_json)
         return
@@ -69,8 +93,16 @@ def shape(
 
 @app.command()
 def pad(
-    n: In,
-    out: Annotated[str, typer.Option("--out", help="Wanted output size(s).")],
+    n: Annotated[
+        str | None, typer.Option("--in", help="Input spatial size(s), comma list per axis: 16 or 16,24.")
+    ] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Wanted output size(s).")] = None,
+    factor: Annotated[
+        str | None,
+        typer.Option(
+            "--factor", help="Instead of --in/--out: output = FACTOR * n for every input size n (per axis)."
+        ),
+    ] = None,
     kernel_size: Annotated[
         str | None, typer.Option("--k", "--kernel-size", help="Kernel size(s); omitted: search 1..--max-k.")
     ] = None,
@@ -82,7 +114,15 @@ def pad(
         list[FrameworkName] | None,
         typer.Option("--framework", "-f", help="Only these frameworks (repeatable); default all."),
     ] = None,
-    max_k: Annotated[int, typer.Option("--max-k", min=1, max=64, help="Largest kernel to search.")] = 8,
+    max_k: Annotated[
+        int | None,
+        typer.Option(
+            "--max-k",
+            min=1,
+            max=64,
+            help="Largest kernel to search; default 2x the largest stride, at least 8.",
+        ),
+    ] = None,
     max_s: Annotated[int, typer.Option("--max-s", min=1, max=64, help="Largest stride to search.")] = 4,
     limit: Annotated[
         int | None, typer.Option("--limit", min=0, help="Show the best N (0: all); default 20 on a terminal.")
@@ -93,35 +133,69 @@ def pad(
     out_channels: OutChannels = None,
     groups: EmitGroups = 1,
 ) -> None:
-    """Every way to turn --in into --out: padding and output_padding per framework, ranked.
+    """Every setting each framework accepts that turns --in into --out (or multiplies every size
+    by --factor), in its own terms, ranked.
 
-    Ranking: even overlap (every output phase gets as many taps: no checkerboard), then
-    symmetric crops, then no output_padding, then the smallest kernel.
+    Ranking: plain settings first; marked ones (discards: a crop throws away every contribution of
+    an input element; zeros: a constant edge; holes: outputs no input reaches; uneven: a
+    checkerboard) last. Then a framework's own settings before a conv-then-slice recipe, kernels
+    that overlap (k*d > s), the smallest kernel, symmetric crops, no output_padding.
     """
-    named = {
-        "--in": parse.ints(n, "--in"),
-        "--out": parse.ints(out, "--out"),
-        "--d": parse.ints(dilation, "--d"),
-    }
+    named = {"--d": parse.ints(dilation, "--d")}
+    if factor is not None:
+        if out is not None:
+            raise DeconvError("give --factor or --out, not both")
+        named["--factor"] = parse.ints(factor, "--factor")
+        if n is not None:
+            named["--in"] = parse.ints(n, "--in")
+    elif n is None or out is None:
+        raise DeconvError("pad needs --in and --out, or --factor")
+    else:
+        named.update({"--in": parse.ints(n, "--in"), "--out": parse.ints(out, "--out")})
     named.update({"--k": parse.ints(kernel_size, "--k")} if kernel_size is not None else {})
     named.update({"--s": parse.ints(stride, "--s")} if stride is not None else {})
     values = parse.per_axis(named)
     from deconv_cli.cli import emit as code
     from deconv_cli.cli import render
-    from deconv_cli.core.pad import pad as solve_pad
+    from deconv_cli.core import pad as core
 
     layer = code.channels(emit and emit.value, in_channels, out_channels, groups)
-    report = solve_pad(
-        values["--in"],
-        values["--out"],
-        kernel_size=values.get("--k"),
-        stride=values.get("--s"),
-        dilation=values["--d"],
-        frameworks=[name for name in FRAMEWORKS if name in {*(framework or FrameworkName), emit}],
-        max_k=max_k,
-        max_s=max_s,
-    )
+    names = [name for name in FRAMEWORKS if name in {*(framework or FrameworkName), emit}]
+    if "--factor" in values:
+        report = core.factor(
+            values["--factor"],
+            kernel_size=values.get("--k"),
+            stride=values.get("--s"),
+            dilation=values["--d"],
+            frameworks=names,
+            max_k=max_k,
+        )
+    else:
+        report = core.pad(
+            values["--in"],
+            values["--out"],
+            kernel_size=values.get("--k"),
+            stride=values.get("--s"),
+            dilation=values["--d"],
+            frameworks=names,
+            max_k=max_k,
+            max_s=max_s,
+        )
     if emit is not None:
+        if report.factor is not None:  # the best setting for every n, written for the one given
+            if "--in" not in values:
+                raise DeconvError("--emit with --factor needs --in N: the code is written for one input size")
+            best = next((s for s in report.solutions if s.framework == emit.value), None)
+            if best is None:
+                raise DeconvError(f"no {emit.value} setting gives this factor; see the others without --emit")
+            report = core.pad(
+                values["--in"],
+                [f * size for f, size in zip(report.factor, values["--in"], strict=True)],
+                kernel_size=best.k,
+                stride=best.s,
+                dilation=best.d,
+                frameworks=[emit.value],
+            )
         render.code(code.for_pad(report, values["--in"], emit.value, layer), sys.stdout, as_json=as_json)
         return
     terminal = sys.stdout.isatty()

@@ -29,11 +29,35 @@ def console(out: TextIO, width: int | None = None, record: bool = False) -> Cons
     )
 
 
+#: candidate lists longer than this print as their first and last size
+LONG = 64
+
+
 def to_json(data: object, out: TextIO) -> None:
     import json
 
-    json.dump(data, out, indent=2)
+    json.dump(data, out, indent=2, default=_sizes)
     out.write("\n")
+
+
+def _sizes(value: object) -> object:
+    """A range of sizes as JSON: the list, or ``{"min", "max"}`` when it is long (a stride of 10^9)."""
+    if not isinstance(value, range):
+        raise TypeError(f"cannot write {type(value).__name__} as JSON")
+    if len(value) <= LONG:
+        return list(value)
+    return {"min": value[0], "max": value[-1]}
+
+
+def sizes(values: Sequence[int]) -> str:
+    """Sizes as text, a long run shortened to its ends.
+
+    >>> sizes(range(3, 5)), sizes(range(1, 10**9))
+    ('3, 4', '1, 2, ..., 999999999 (every size)')
+    """
+    if len(values) <= LONG:
+        return ", ".join(map(str, values))
+    return f"{values[0]}, {values[1]}, ..., {values[-1]} (every size)"
 
 
 def shape(report: ShapeReport, out: TextIO, *, terminal: bool, as_json: bool) -> None:
@@ -51,8 +75,10 @@ def shape_tables(report: ShapeReport, out: TextIO, width: int | None = None) -> 
     from rich.text import Text
 
     screen = console(out, width)
-    sizes = " x ".join(map(str, report.output))
-    screen.print(Text.assemble((report.api, "bold"), f" padding={report.padding} -> ", (sizes, "bold")))
+    size = " x ".join(map(str, report.output))
+    screen.print(Text.assemble((report.api, "bold"), f" padding={report.padding} -> ", (size, "bold")))
+    if report.reading:
+        screen.print(Text(report.reading, style="dim"))
     for index, (steps, candidates) in enumerate(zip(report.steps, report.candidates, strict=True)):
         table = Table(title=f"axis {index}" if len(report.steps) > 1 else None, show_header=False)
         table.add_column("step", style="cyan")
@@ -74,7 +100,7 @@ def shape_tables(report: ShapeReport, out: TextIO, width: int | None = None) -> 
         table.add_row("output", Text(str(steps.output), style="bold"), "F - begin - end")
         table.add_row(
             "candidates",
-            ", ".join(map(str, candidates)),
+            sizes(candidates),
             f"output sizes {report.framework} accepts as a requested size",
         )
         screen.print(table)
@@ -95,36 +121,61 @@ def _flat(solution: Solution) -> dict[str, object]:
     return {**data, **params}
 
 
+def label(solution: Solution) -> str:
+    """The framework, and for a recipe what it does: the plain conv, then a slice."""
+    return f"{solution.framework} conv, then slice" if solution.recipe else solution.framework
+
+
+def recipe(solution: Solution) -> str:
+    """The parameters, and a recipe's slice in the framework's layout."""
+    text = call(solution.params)
+    if solution.then is not None:
+        text += f" then y[..., {', '.join(f'{a}:{b}' for a, b in solution.then)}]"
+    return text
+
+
 def pad(report: PadReport, out: TextIO, *, terminal: bool, as_json: bool, limit: int | None) -> None:
     shown = report.solutions if limit is None else report.solutions[:limit]
     if as_json:
-        to_json({"solutions": [_flat(s) for s in shown]}, out)
+        data: dict[str, object] = {"solutions": [_flat(s) for s in shown]}
+        if report.factor is not None:
+            data = {"factor": list(report.factor), **data}
+        to_json(data, out)
     elif not terminal:
         for s in shown:
+            marks = f"\tmarks={','.join(s.marks)}" if s.marks else ""
             out.write(
-                f"{s.framework}\tk={_ints(s.k)}\ts={_ints(s.s)}\td={_ints(s.d)}\t"
-                f"crop={crops(s.crop)}\t{call(s.params)}\n"
+                f"{label(s)}\tk={_ints(s.k)}\ts={_ints(s.s)}\td={_ints(s.d)}\t"
+                f"crop={crops(s.crop)}\t{recipe(s)}{marks}\n"
             )
     else:
-        pad_table(shown, out)
+        pad_table(report, shown, out)
 
 
-def pad_table(solutions: Sequence[Solution], out: TextIO, width: int | None = None) -> None:
+def pad_table(
+    report: PadReport, solutions: Sequence[Solution], out: TextIO, width: int | None = None
+) -> None:
     """The solutions in the columns of the piped output; long values fold, never cut."""
     from rich import box
     from rich.table import Table
 
     rows = [
-        (s.framework, f"k={_ints(s.k)} s={_ints(s.s)} d={_ints(s.d)}", crops(s.crop), call(s.params))
+        (
+            label(s),
+            f"k={_ints(s.k)} s={_ints(s.s)} d={_ints(s.d)}",
+            crops(s.crop),
+            recipe(s),
+            ", ".join(s.marks),
+        )
         for s in solutions
     ]
     screen = console(out, width)
 
     # no outer frame; when the rows do not fit, k s d stack, then the crops: the parameters get the width
-    headers = ("framework", "layer", "crop", "parameters")
+    headers = ("framework", "layer", "crop", "parameters", "marks")
 
     def longest(text: str) -> int:
-        return max(map(len, text.split()))
+        return max(map(len, text.split()), default=0)
 
     def widths(stacked: set[int]) -> list[int]:
         return [
@@ -133,10 +184,12 @@ def pad_table(solutions: Sequence[Solution], out: TextIO, width: int | None = No
         ]
 
     stacked: set[int] = set()
-    for index in (1, 2):  # layer, crop; 11 = the spaces around and between the columns
-        if sum(widths(stacked)) + 11 > screen.width:
+    for index in (4, 1, 2):  # marks, layer, crop; 14 = the spaces around and between the columns
+        if sum(widths(stacked)) + 14 > screen.width:
             stacked.add(index)
-    table = Table(title="ways to get this size, best first", box=box.SIMPLE_HEAD, show_edge=False)
+    wanted = "this size" if report.factor is None else f"{_ints(report.factor)} x every input size"
+    title = f"ways to get {wanted}, best first; marked ones are legal but odd"
+    table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False)
     for index, (header, widest) in enumerate(zip(headers, widths(stacked), strict=True)):
         table.add_column(
             header,

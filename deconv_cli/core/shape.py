@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from deconv_cli.core.frameworks import FRAMEWORKS
+from deconv_cli.core.frameworks import FRAMEWORKS, READING_ORDER, own_terms, read_as_written
 from deconv_cli.core.geometry import Axis, Options, Steps
 from deconv_cli.core.parse import each
 from deconv_cli.core.translate import Expression, express
@@ -28,22 +28,39 @@ class ShapeReport:
     padding: str
     output: tuple[int, ...]
     crop: tuple[tuple[int, int], ...]
-    candidates: tuple[tuple[int, ...], ...]
+    candidates: tuple[Sequence[int], ...]
     steps: tuple[Steps, ...]
     frameworks: dict[str, Expression | Refusal]
+    #: without --framework: how the layer was read (whose conventions), else empty
+    reading: str = ""
 
 
-def shape(framework: str, axes: Sequence[Axis], options: Sequence[Options]) -> ShapeReport:
+def shape(framework: str | None, axes: Sequence[Axis], options: Sequence[Options]) -> ShapeReport:
     """Resolve the options in ``framework`` and translate the layer to every framework.
+
+    Without a framework the layer is read as written: an int padding is PyTorch's crop,
+    ``B:E`` a crop at each edge, ``same`` TensorFlow's, each option as the first framework
+    of ``READING_ORDER`` that accepts it means it (``reading`` says which).
 
     >>> from deconv_cli.core.geometry import Padding
     >>> report = shape("tf", [Axis(16, 6, 2)], [Options(Padding("same"))])
-    >>> report.output, report.crop, report.candidates
-    ((32,), ((2, 2),), ((31, 32),))
+    >>> report.output, report.crop, [list(c) for c in report.candidates]
+    ((32,), ((2, 2),), [[31, 32]])
     >>> report.frameworks["torch"].params
     {'padding': [2], 'output_padding': [0]}
     """
-    rules = FRAMEWORKS[framework]
+    reading = ""
+    if framework is None:
+        rules = read_as_written(axes, options)
+        written, options = each([o.padding for o in options]), own_terms(rules, axes, options)
+        reading = f"no --framework: read as written, with {rules.name}'s conventions"
+        refusing = READING_ORDER[: READING_ORDER.index(rules.name)]
+        if refusing:
+            reading += f" ({', '.join(refusing)} {'refuses' if len(refusing) == 1 else 'refuse'} it)"
+        if each([o.padding for o in options]) != written:  # jax's padding is not a crop
+            reading += f"; the crop {written} is its padding={each([o.padding for o in options])}"
+    else:
+        rules = FRAMEWORKS[framework]
     layers = rules.layers(axes, options)
     translations: dict[str, Expression | Refusal] = {}
     for name, other in FRAMEWORKS.items():
@@ -52,7 +69,7 @@ def shape(framework: str, axes: Sequence[Axis], options: Sequence[Options]) -> S
         except DeconvError as error:
             translations[name] = Refusal(str(error))
     return ShapeReport(
-        framework=framework,
+        framework=rules.name,
         api=rules.api.format(n=len(axes)),
         padding=each([o.padding for o in options]),
         output=tuple(layer.output for layer in layers),
@@ -60,6 +77,7 @@ def shape(framework: str, axes: Sequence[Axis], options: Sequence[Options]) -> S
         candidates=tuple(rules.candidates(a, o) for a, o in zip(axes, options, strict=True)),
         steps=tuple(Steps.of(a, layer) for a, layer in zip(axes, layers, strict=True)),
         frameworks=translations,
+        reading=reading,
     )
 
 

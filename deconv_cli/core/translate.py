@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import product
 
 from deconv_cli.core.frameworks import Framework, Params
 from deconv_cli.core.geometry import Axis, Layer, Mode, Options, Padding, split
@@ -36,23 +35,39 @@ class Expression:
     lookalike_crop: tuple[tuple[int, int], ...] | None = None
 
 
-def proposals(axis: Axis, output: int, begin: int | None = None) -> Iterator[Options]:
-    """Options that may give ``output`` (starting ``begin`` into the full result), best first.
+def proposals(framework: Framework, axis: Axis, output: int, begin: int) -> Iterator[Options]:
+    """Options of ``framework`` that may give ``output`` starting ``begin`` into the full result.
 
-    Every padding mode with and without output_padding / output_shape, then the
-    explicit crops ``b:e`` with ``b + e = F + op - output``.
+    Every padding mode with and without output_padding / output_shape, then the explicit
+    padding of that crop in the framework's own terms, with the output_padding or
+    output_shape that gives the end back. A handful, whatever the sizes: each output_padding
+    tried is computed, never searched.
     """
-    limit = axis.output_padding_limit
+    yield from modes(framework, axis, output)
+    yield from explicit(framework, axis, output, begin)
+
+
+def modes(framework: Framework, axis: Axis, output: int) -> Iterator[Options]:
+    """The padding modes, alone, with the output_padding that reaches ``output``, or asking for it."""
     for mode in MODES:
         yield Options(Padding(mode))
-        for output_padding in range(limit):
-            yield Options(Padding(mode), output_padding=output_padding)
+        yield Options(Padding(mode), output_padding=0)  # Keras: 0 is not the same as omitted
+        base = attempt(framework, axis, Options(Padding(mode), output_padding=0))
+        if base is not None and output > base.output:  # every output_padding adds to the end
+            yield Options(Padding(mode), output_padding=output - base.output)
         yield Options(Padding(mode), output_shape=output)
-    for output_padding in range(limit):
-        total = axis.full - output + output_padding
-        pairs = [split(total, "end"), split(total, "begin")] if begin is None else [(begin, total - begin)]
-        for crop_begin, crop_end in dict.fromkeys(pairs):
-            yield Options(Padding.explicit(crop_begin, crop_end), output_padding or None)
+
+
+def explicit(framework: Framework, axis: Axis, output: int, begin: int) -> Iterator[Options]:
+    """The explicit paddings that crop ``begin`` and give ``output``, in the framework's terms."""
+    end = axis.full - begin - output
+    own = framework.padding_for
+    yield Options(own(axis, begin, end))
+    if end < 0:  # zeros at the end: output_padding past the crop
+        yield Options(own(axis, begin, 0), output_padding=-end)
+    yield Options(own(axis, begin, max(end, 0)), output_shape=output)
+    if begin > end:  # symmetric padding (torch), output_padding giving the end back
+        yield Options(own(axis, begin, begin), output_padding=begin - end)
 
 
 def attempt(framework: Framework, axis: Axis, options: Options) -> Layer | None:
@@ -88,7 +103,7 @@ def express(framework: Framework, axes: Sequence[Axis], layers: Sequence[Layer])
     Raises the framework's own error when it cannot build the convolution at all.
     """
     exact = [
-        [o for o in proposals(a, t.output, t.begin) if attempt(framework, a, o) == t]
+        [o for o in proposals(framework, a, t.output, t.begin) if attempt(framework, a, o) == t]
         for a, t in zip(axes, layers, strict=True)
     ]
     chosen = _combine(framework, axes, exact)
@@ -106,7 +121,12 @@ def express(framework: Framework, axes: Sequence[Axis], layers: Sequence[Layer])
         for t, (begin, _) in zip(layers, native.crop, strict=True)
     )
     same_size = [
-        [o for o in proposals(a, t.output) if (got := attempt(framework, a, o)) and got.output == t.output]
+        [
+            o
+            for begin in _halves(a.full - t.output)
+            for o in proposals(framework, a, t.output, begin)
+            if (got := attempt(framework, a, o)) and got.output == t.output
+        ]
         for a, t in zip(axes, layers, strict=True)
     ]
     lookalike = _combine(framework, axes, same_size)
@@ -116,6 +136,12 @@ def express(framework: Framework, axes: Sequence[Axis], layers: Sequence[Layer])
     return Expression(native.output, native.crop, native.params, then, look.params, look.crop)
 
 
+def _halves(total: int) -> tuple[int, ...]:
+    """Begins of the crops that split ``total`` (plus an output_padding of 1) in two halves."""
+    halves = (split(total, "end")[0], split(total, "begin")[0], split(total + 1, "begin")[0])
+    return tuple(dict.fromkeys(halves))
+
+
 def _covering(framework: Framework, axis: Axis, target: Layer) -> list[Options]:
     """Options whose output contains the target window, least extra work first."""
     inner = min(max(target.begin, 0), max(target.end, 0))
@@ -123,9 +149,11 @@ def _covering(framework: Framework, axis: Axis, target: Layer) -> list[Options]:
     for options in (
         *(Options(Padding(mode)) for mode in MODES),
         *(
-            Options(Padding.explicit(p, p), op or None)
+            Options(framework.padding_for(axis, p, p), op or None)
             for p in dict.fromkeys((inner, 0))
-            for op in range(axis.output_padding_limit)
+            # the output_padding that brings the end closest to the target's, and none
+            for op in dict.fromkeys((0, min(axis.output_padding_limit - 1, p - max(target.end, 0))))
+            if op >= 0
         ),
     ):
         layer = attempt(framework, axis, options)
@@ -142,40 +170,3 @@ def _expression(framework: Framework, axes: Sequence[Axis], options: Sequence[Op
         crop=tuple((layer.begin, layer.end) for layer in layers),
         params=framework.params(axes, options),
     )
-
-
-def solutions(
-    framework: Framework, axes: Sequence[Axis], outputs: Sequence[int]
-) -> list[tuple[tuple[Options, ...], tuple[Layer, ...]]]:
-    """One setting of ``framework`` per distinct crop that gives ``outputs``, best first.
-
-    Only plausible crops count (see ``_plausible``).
-    """
-    per_axis = []
-    for axis, output in zip(axes, outputs, strict=True):
-        found: dict[Layer, list[Options]] = {}
-        for options in proposals(axis, output):
-            layer = attempt(framework, axis, options)
-            if layer and layer.output == output and _plausible(axis, layer):
-                found.setdefault(layer, []).append(options)
-        per_axis.append([(o, layer) for layer, opts in found.items() for o in opts])
-    combos = [
-        combo
-        for kind in framework.kinds_for(len(axes))
-        for combo in product(*([c for c in choices if _kind(c[0]) == kind] for choices in per_axis))
-    ]
-    # one setting per distinct layer: the plainest (no output_padding / output_shape) first
-    combos.sort(key=lambda combo: any(o.adjusted for o, _ in combo))
-    results: dict[tuple[Layer, ...], tuple[Options, ...]] = {}
-    for combo in combos:
-        results.setdefault(tuple(layer for _, layer in combo), tuple(o for o, _ in combo))
-    return [(options, layers) for layers, options in results.items()]
-
-
-def _plausible(axis: Axis, layer: Layer) -> bool:
-    """A crop that mirrors a sensible forward conv: padding below the kernel extent.
-
-    Zeros are appended at most within one stride gap, never prepended, and no side
-    crops ``extent`` or more (that would discard samples every input contributes to).
-    """
-    return 0 <= layer.begin < axis.extent and -axis.stride < layer.end < axis.extent

@@ -72,10 +72,11 @@ def for_pad(report: PadReport, n: Sequence[int], framework: str, channels: Chann
     for solution in report.solutions:
         if solution.framework == framework:
             axes = [Axis(*values) for values in zip(n, solution.k, solution.s, solution.d, strict=True)]
+            native = solution.native or solution.output  # a recipe slices the native output after
             return Code(
                 framework,
-                snippet(framework, axes, solution.params, solution.output, None, channels.groups),
-                module(framework, axes, solution.params, solution.output, None, channels),
+                snippet(framework, axes, solution.params, native, solution.then, channels.groups),
+                module(framework, axes, solution.params, native, solution.then, channels),
                 _described(solution),
             )
     raise DeconvError(
