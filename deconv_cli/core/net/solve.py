@@ -181,9 +181,10 @@ class Class:
         return True
 
 
-def classes(network: Network, axis: int) -> list[Class]:
-    """The residue classes on which every size is affine, joins not enforced (a join passes its
-    first input on), each narrowed to the ``m`` where every layer accepts its input."""
+def classes(network: Network, axis: int, follow: dict[str, str] | None = None) -> list[Class]:
+    """The residue classes on which every size is affine, joins not enforced (a join passes on
+    its input named in ``follow``, else its first), each narrowed to the ``m`` where every layer
+    accepts its input."""
     check(network)
     done: list[Class] = []
     first = Class(1, 0, 1)  # H >= 1
@@ -195,7 +196,7 @@ def classes(network: Network, axis: int) -> list[Class]:
             node = nodes[index]
             x = part.sizes[node.inputs[0]] if node.inputs else (part.modulus, part.residue)
             if node.kind in JOINS:
-                part.sizes[node.name] = x
+                part.sizes[node.name] = part.sizes[(follow or {}).get(node.name, node.inputs[0])]
                 index += 1
                 continue
             rule = size_map(node, axis)
@@ -329,10 +330,10 @@ def valid(network: Network, axis: int) -> Valid:
                 points.add(n)
         else:
             rays.append(part)
-    return _combine(rays, points)
+    return combine(rays, points)
 
 
-def _combine(rays: list[Class], points: set[int]) -> Valid:
+def combine(rays: list[Class], points: set[int]) -> Valid:
     if not rays:
         return Valid(1, (), 1, tuple(sorted(points)))
     modulus = 1
@@ -386,6 +387,21 @@ def sentence(valid: Valid, name: str = "H") -> str:
         offset = f" + {r[0]}" if r[0] else ""
         rule = f"{name} = {m}m{offset} for m >= {valid.start // m}"
     else:
-        listed = ", ".join(map(str, r)) if len(r) <= 12 else f"{len(r)} of {m} residues (see --json)"
+        listed = _runs(r) if len(r) <= 12 else f"{len(r)} of {m} residues (see --json)"
         rule = f"{name} >= {valid.start} with {name} mod {m} in {{{listed}}}"
     return f"{rule} ({examples})" + (f"; also {also}" if also else "")
+
+
+def _runs(values: tuple[int, ...]) -> str:
+    """``0, 1, 2, 3, 5`` as ``0..3, 5``.
+
+    >>> _runs((0, 1, 2, 3, 5, 7, 8))
+    '0..3, 5, 7, 8'
+    """
+    runs: list[list[int]] = []
+    for value in values:
+        if runs and value == runs[-1][-1] + 1:
+            runs[-1].append(value)
+        else:
+            runs.append([value])
+    return ", ".join(f"{run[0]}..{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)) for run in runs)
