@@ -255,3 +255,52 @@ def test_stdin_is_read_through_a_real_pipe():
 @pytest.mark.parametrize("extra", [[], ["--in", "7"], ["--in", "8", "--json"], ["--in", "2..9"]])
 def test_net_imports_neither_numpy_nor_rich_when_piped(small, heavy_imports, extra):
     assert heavy_imports("net", small, *extra) == []
+
+
+MODELS = Path(__file__).parent / "golden" / "nets" / "models"
+
+
+@pytest.mark.parametrize("name", ["keras_io_unet.json", "keras_io_unet.keras"])
+def test_keras_models_are_answered_end_to_end(cli_run, name):
+    assert cli_run("net", str(MODELS / name)) == (
+        0,
+        "every H >= 1 (1, 2, 3, ...)\nevery W >= 1 (1, 2, 3, ...)\n",
+        "",
+    )
+    code, stdout, _ = cli_run("net", str(MODELS / name), "--in", "160,96")
+    assert (code, stdout.splitlines()[-1]) == (0, "ok: 160 x 96 builds and every join matches")
+
+
+def test_framework_does_not_apply_to_a_model_and_says_so(cli_run):
+    code, _, stderr = cli_run("net", str(MODELS / "keras_io_unet.json"), "--framework", "torch")
+    assert (code, stderr) == (
+        0,
+        "note: --framework applies to deconv's network text; a Keras model keeps its own\n",
+    )
+
+
+def test_an_onnx_export_is_answered_end_to_end_with_its_breaking_layer(cli_run):
+    pytest.importorskip("onnx")
+    code, stdout, _ = cli_run("net", str(MODELS / "pix2pix.onnx"))
+    assert (code, stdout.splitlines()[:2]) == (
+        0,
+        [
+            "H >= 256 with H mod 256 in {0, 1} (256, 257, 512, ...)",
+            "W >= 256 with W mod 256 in {0, 1} (256, 257, 512, ...)",
+        ],
+    )
+    code, stdout, _ = cli_run("net", str(MODELS / "pix2pix.onnx"), "--in", "300")
+    fixes = [line for line in stdout.splitlines() if line.startswith("  fix: ")]
+    assert code == 1
+    layer = "/".join(["model/model.1", *["model/model.3"] * 4, "model/model.5"])
+    assert fixes[0] == f"  fix: set output_padding=1 on {layer} (onnx)"
+    assert fixes[1] == "  fix: pad the input up to 512 x 512 or crop it down to 257 x 257"
+
+
+def test_without_the_onnx_package_the_error_names_the_extra(cli_run, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    assert cli_run("net", str(MODELS / "pytorch_unet.onnx")) == (
+        1,
+        "",
+        "deconv: error: reading ONNX models needs the onnx package: pip install 'deconv-cli[onnx]'\n",
+    )

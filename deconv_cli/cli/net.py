@@ -98,6 +98,14 @@ def read(source: str, framework: str | None, rank: int | None) -> Network:
                 data = handle.read()
         except OSError as error:
             raise DeconvError(f"cannot read {source}: {error.strerror}", ExitCode.FAILURE) from None
+    if data[:2] == b"PK" or data.lstrip()[:1] == b"{":  # a .keras zip, or model.to_json()
+        from deconv_cli.core.net import keras
+
+        return _model(keras.network(data), framework, "a Keras model")
+    if source.endswith(".onnx") or data[:1] == b"\x08":  # ModelProto's first field, ir_version
+        from deconv_cli.core.net import onnx
+
+        return _model(onnx.network(data), framework, "an ONNX model")
     try:
         return text.read(data.decode("utf-8"), framework, rank)
     except UnicodeDecodeError:
@@ -105,6 +113,12 @@ def read(source: str, framework: str | None, rank: int | None) -> Network:
             f"{source} is neither deconv's network text, Keras JSON, a .keras file nor ONNX",
             ExitCode.FAILURE,
         ) from None
+
+
+def _model(network: Network, framework: str | None, what: str) -> Network:
+    if framework is not None:
+        sys.stderr.write(f"note: --framework applies to deconv's network text; {what} keeps its own\n")
+    return network
 
 
 # ---- rendering ----------------------------------------------------------------------------

@@ -8,10 +8,11 @@ pad_shape does), or a crop / pad at the join.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from deconv_cli.core.frameworks import FRAMEWORKS
-from deconv_cli.core.geometry import Axis, Options
+from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.core.net import solve
 from deconv_cli.core.net.graph import JOINS, Network, Node, Transposed
 from deconv_cli.core.net.solve import (
@@ -60,6 +61,57 @@ def upstream(network: Network, name: str) -> tuple[Node | None, tuple[Node, ...]
         between.insert(0, node)
         node = _node(network, node.inputs[0])
     return node, tuple(between)
+
+
+def transposed_of(node: Node) -> tuple[Transposed, ...]:
+    """A conv_transpose's parameters per axis: as its reader typed them, or from its params as
+    Keras (``kernel_size``, ``strides``, ``padding``, ``dilation_rate``, ``output_padding``) and
+    ONNX (``kernel_shape``, ``strides``, ``pads``, ``auto_pad``, ``dilations``) write them;
+    () when they cannot be read.
+
+    >>> from deconv_cli.core.net.graph import IDENTITY
+    >>> params = (("kernel_shape", "[3]"), ("strides", "[2]"), ("pads", "[1, 0]"))
+    >>> [(t.kernel_size, t.stride, str(t.padding), t.output_padding)
+    ...  for t in transposed_of(Node("u", "conv_transpose", ("x",), (IDENTITY,), params, "onnx"))]
+    [(3, 2, '1:0', 0)]
+    """
+    if node.transposed or node.kind != "conv_transpose":
+        return node.transposed
+    rank = len(node.axes)
+    params = {key: value.strip().strip('"').lower() for key, value in node.params}
+
+    def ints(keys: tuple[str, ...], default: int | None, count: int = rank) -> list[int | None]:
+        for key in keys:
+            if key in params and params[key] not in ("null", "none"):
+                values = [int(v) for v in re.findall(r"-?\d+", params[key])]
+                if len(values) == 1:
+                    values *= count
+                if len(values) != count:
+                    raise ValueError(key)
+                return list(values)
+        return [default] * count
+
+    try:
+        kernel = ints(("kernel_size", "kernel_shape"), None)
+        strides = ints(("strides", "stride"), 1)
+        dilations = ints(("dilation_rate", "dilations", "dilation"), 1)
+        extra = ints(("output_padding",), 0 if node.framework == "onnx" else None)
+        mode = {"same_upper": "same", "same": "same", "same_lower": "same_lower", "valid": "valid"}.get(
+            params.get("auto_pad", params.get("padding", "")), ""
+        )
+        pads = ints(("pads",), 0, 2 * rank) if not mode else []
+    except ValueError:
+        return ()
+    if None in kernel:
+        return ()
+    paddings = [
+        Padding(mode) if mode else Padding.explicit(pads[a] or 0, pads[a + rank] or 0)  # type: ignore[arg-type]
+        for a in range(rank)
+    ]
+    return tuple(
+        Transposed(kernel[a] or 1, strides[a] or 1, dilations[a] or 1, paddings[a], extra[a])
+        for a in range(rank)
+    )
 
 
 def _through(between: tuple[Node, ...], axis: int, n: int | None) -> int | None:
@@ -162,7 +214,7 @@ def _join_break(
     )
     problem = f"{join.name} ({join.op}) joins {join.inputs[index]} and {skip}: {sides}"
     fixes = []
-    if up is not None and up.kind == "conv_transpose" and up.transposed and up.framework:
+    if up is not None and up.kind == "conv_transpose" and transposed_of(up) and up.framework:
         fix = _transposed_fix(up, between, evaluation, theirs)
         if fix:
             fixes.append(fix)
@@ -189,7 +241,7 @@ def _transposed_fix(
     n = evaluation.layer(up.inputs[0]).sizes
     out = evaluation.layer(up.name).sizes
     settings = []
-    for axis, transposed in enumerate(up.transposed):
+    for axis, transposed in enumerate(transposed_of(up)):
         size, current, wanted = n[axis], out[axis], target[axis]
         if size is None or current is None or wanted is None:
             return None
@@ -250,7 +302,7 @@ def mirrors(network: Network, axis: int) -> tuple[Mirror, ...]:
     for join in (node for node in network.nodes if node.kind in JOINS):
         for position, source in enumerate(join.inputs):
             up, between = upstream(network, source)
-            if up is not None and up.kind == "conv_transpose" and up.transposed and not between:
+            if up is not None and up.kind == "conv_transpose" and transposed_of(up) and not between:
                 pairs.append((up, join, join.inputs[1 if position == 0 else 0]))
                 break
     # each join passes its encoder tensor on, as if every join before it were repaired
@@ -266,7 +318,7 @@ def mirrors(network: Network, axis: int) -> tuple[Mirror, ...]:
 def _mirror(
     up: Node, skip: str, parts: list[Class], framework: str, name: str, axis: int
 ) -> tuple[str, tuple[Way, ...]]:
-    transposed = up.transposed[axis]
+    transposed = transposed_of(up)[axis]
     groups: dict[str | None, list[Class]] = {}
     by_skip: dict[int, set[str | None]] = {}  # the setting per residue of the skip's size
     for part in parts:
@@ -291,7 +343,8 @@ def _mirror(
     if framework == "tf":
         return f"{rule or listed}: pass output_shape from tf.shape({skip}){never}", ways
     if framework in ("keras", "onnx"):
-        return f"{framework} fixes output_padding per layer: {listed}{never}", ways
+        prefix = f"{rule}; " if rule else ""
+        return f"{prefix}{framework} fixes output_padding per layer: {listed}{never}", ways
     return f"jax has no output_padding: crop or pad to the size of {skip}{never}", ways
 
 
