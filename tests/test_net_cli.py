@@ -304,3 +304,9 @@ def test_without_the_onnx_package_the_error_names_the_extra(cli_run, monkeypatch
         "",
         "deconv: error: reading ONNX models needs the onnx package: pip install 'deconv-cli[onnx]'\n",
     )
+
+
+def test_a_network_no_size_builds_exits_1(tmp_path, cli_run):
+    path = tmp_path / "net.txt"
+    path.write_text("e = conv k=3 s=2\nconv k=3 s=2\nconcat e\n")
+    assert cli_run("net", str(path)) == (1, "no H works\n", "")

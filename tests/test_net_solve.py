@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconv_cli.core.net import solve
+from deconv_cli.core.net import fix, solve, text
 from deconv_cli.core.net.graph import Network, Node, SizeMap, Term
 from deconv_cli.errors import DeconvError
 
@@ -205,3 +205,69 @@ def test_nearest_sizes_are_the_nearest_valid_ones(depth, pair, n):
     works = brute(net, n + 3 * valid.modulus + valid.start + 5)
     assert valid.below(n) == max((w for w in works if w <= n), default=None)
     assert valid.above(n) == min((w for w in works if w >= n), default=None)
+
+
+# ---- networks written as text, through the framework rules, against brute force -------------
+
+LEVEL = st.sampled_from(
+    [
+        ("max_pool k=2", "convT k=2 s=2"),
+        ("max_pool k=2 ceil", "convT k=2 s=2"),
+        ("max_pool k=3 s=2 p=1", "convT k=3 s=2 p=1 op=1"),
+        ("conv k=3 s=2 p=1", "convT k=4 s=2 p=1"),
+        ("conv k=4 s=2 p=1", "upsample 2"),
+        ("avg_pool k=2", "convT k=3 s=2 p=1"),
+        ("conv k=3 s=3", "convT k=3 s=3"),
+    ]
+)
+BODY = st.sampled_from(["conv k=3 p=1", "conv k=3", "conv k=5 p=2 d=1", "pad 1", "crop 1"])
+
+
+@st.composite
+def torch_unets(draw: st.DrawFn) -> str:
+    levels = draw(st.lists(LEVEL, min_size=1, max_size=3))
+    lines = ["framework torch"]
+    for index, (down, _) in enumerate(levels):
+        lines += [f"e{index} = {draw(BODY)}", down]
+    lines.append(draw(BODY))
+    for index, (_, up) in reversed(list(enumerate(levels))):
+        lines += [up, f"concat e{index}", draw(BODY)]
+    return "\n".join(lines)
+
+
+@settings(max_examples=60, deadline=None)
+@given(torch_unets())
+def test_text_unets_valid_set_equals_brute_force(source):
+    net = text.read(source)
+    valid = solve.valid(net, 0)
+    high = 2 * valid.modulus + max([valid.start, *valid.also]) + 40
+    assert members(valid, high) == brute(net, high)
+
+
+@settings(max_examples=40, deadline=None)
+@given(torch_unets())
+def test_the_mirror_settings_make_the_first_join_match_exactly_where_they_say(source):
+    # the deepest conv_transpose meets its skip first: nothing before it needs repairing
+    net = text.read(source)
+    mirror = next((m for m in fix.mirrors(net, 0) if m.join == "concat1"), None)
+    if mirror is None:  # an upsample, not a conv_transpose
+        return
+    for way in mirror.ways:
+        if way.setting is None:
+            continue
+        value = int(way.setting.partition("=")[2])
+        fixed = source.replace("\nconcat e", f" op={value}\nconcat e", 1)
+        fixed = fixed.replace(" op=1 op=", " op=", 1)
+        changed = text.read(fixed)
+        sizes = solve.Valid(
+            **{
+                "start" if k == "from" else k: tuple(v) if isinstance(v, list) else v
+                for k, v in way.valid.items()
+            }
+        )  # type: ignore[arg-type]
+        for n in range(1, 3 * sizes.modulus + sizes.start + 20):
+            result = solve.evaluate(changed, (n,))
+            join = next(j for j in result.joins if j.name == "concat1")
+            # the mirror's sizes assume the later joins repaired: they cover every size that builds
+            assert n not in sizes or join.match, (n, way)
+            assert not result.ok or n in sizes, (n, way)

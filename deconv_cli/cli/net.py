@@ -44,9 +44,10 @@ def net(
 ) -> None:
     """Every input size a network accepts, or its sizes at one input: joins, breaks and fixes.
 
-    Without --in: per axis the exact set of sizes that build and match at every join, and for
-    each conv_transpose meeting a skip the output_padding that mirrors it. With --in: every
-    layer's size, exit 1 when a join breaks, with the layer that caused it and the fixes.
+    Without --in: per axis the exact set of sizes that build and match at every join (exit 1
+    when there is none), and for each conv_transpose meeting a skip the output_padding that
+    mirrors it. With --in: every layer's size, exit 1 when a join breaks or a layer refuses its
+    input, with the layer that caused it and the fixes.
     """
     from deconv_cli.core.net import fix, solve
 
@@ -57,6 +58,8 @@ def net(
     if sizes is None:
         mirrors = tuple(m for axis in range(network.rank) for m in fix.mirrors(network, axis))
         render_valid(network, valid, mirrors, out, as_json=as_json)
+        if any(not values.residues and not values.also for values in valid):
+            raise typer.Exit(ExitCode.FAILURE)  # no input size builds it: a CI check fails
         return
     ranges = [_RANGE.fullmatch(item.strip()) for item in sizes.split(",")]
     if any(ranges):
