@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from deconv_cli.cli import net as command
-from deconv_cli.core.net import fix, solve, text
+from deconv_cli.core.net import fix, sizes, text
 
 SMALL = "framework torch\ne = conv k=3 p=1\nmax_pool k=2\nconvT k=2 s=2\nconcat e\n"
 
@@ -225,7 +225,7 @@ def test_the_table_wraps_at_60_columns_and_keeps_every_value(monkeypatch):
         ),
         rank=3,
     )
-    evaluation = solve.evaluate(network, (70001, 70001, 70001))
+    evaluation = sizes.evaluate(network, (70001, 70001, 70001))
     out = io.StringIO()
     command.render_sizes(
         network, evaluation, fix.breaks(network, evaluation), out, terminal=True, as_json=False

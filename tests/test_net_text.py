@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 
 from deconv_cli.core.geometry import Padding
-from deconv_cli.core.net import solve, text
+from deconv_cli.core.net import text
 from deconv_cli.core.net.graph import Transposed
+from deconv_cli.core.net.sizes import evaluate
 from deconv_cli.errors import DeconvError
 
 UNET = """\
@@ -25,7 +26,7 @@ repeat 4:
 
 def sizes(source: str, n: int, **options) -> dict[str, int | None]:
     network = text.read(source, **options)
-    evaluation = solve.evaluate(network, (n,) * network.rank)
+    evaluation = evaluate(network, (n,) * network.rank)
     return {layer.name: layer.sizes[0] for layer in evaluation.layers}
 
 
@@ -83,7 +84,7 @@ def test_framework_option_overrides_the_file_and_tf_is_the_default():
 def test_per_axis_values_set_the_rank():
     network = text.read("framework onnx\nconv k=3,5 p=1:0,2")
     assert network.rank == 2
-    evaluation = solve.evaluate(network, (10, 10))
+    evaluation = evaluate(network, (10, 10))
     assert evaluation.layer("conv1").sizes == (9, 10)
 
 

@@ -15,7 +15,8 @@ from deconv_cli.errors import DeconvError, ExitCode
 if TYPE_CHECKING:
     from deconv_cli.core.net.fix import Break, Mirror
     from deconv_cli.core.net.graph import Network
-    from deconv_cli.core.net.solve import Evaluation, Valid
+    from deconv_cli.core.net.sizes import Evaluation
+    from deconv_cli.core.net.valid import Valid
 
 # the most sizes ``--in A..B`` lists per axis
 RANGE_LIMIT = 1000
@@ -69,8 +70,9 @@ def net(
         render_range(network, valid, _spread(bounds, network.rank), out, as_json=as_json)
         return
     from deconv_cli.core import parse
+    from deconv_cli.core.net.sizes import evaluate
 
-    evaluation = solve.evaluate(network, _spread(list(parse.ints(sizes, "--in")), network.rank))
+    evaluation = evaluate(network, _spread(list(parse.ints(sizes, "--in")), network.rank))
     found = fix.breaks(network, evaluation) if not evaluation.ok else ()
     render_sizes(network, evaluation, found, out, terminal=out.isatty(), as_json=as_json)
     if not evaluation.ok:
@@ -171,7 +173,7 @@ def render_sizes(
             out,
         )
         return
-    from deconv_cli.core.net.solve import AXIS_NAMES
+    from deconv_cli.core.net.valid import AXIS_NAMES
 
     header = ("layer", "op", " x ".join(AXIS_NAMES[network.rank]), "")
     rows = _rows(network, evaluation)
@@ -203,7 +205,7 @@ def render_sizes(
 def render_valid(
     network: Network, valid: tuple[Valid, ...], mirrors: tuple[Mirror, ...], out: TextIO, *, as_json: bool
 ) -> None:
-    from deconv_cli.core.net.solve import AXIS_NAMES, sentence
+    from deconv_cli.core.net.valid import AXIS_NAMES, sentence
 
     names = AXIS_NAMES[network.rank]
     if as_json:
@@ -241,7 +243,7 @@ def render_range(
     *,
     as_json: bool,
 ) -> None:
-    from deconv_cli.core.net.solve import AXIS_NAMES
+    from deconv_cli.core.net.valid import AXIS_NAMES
 
     names = AXIS_NAMES[network.rank]
     lists = []

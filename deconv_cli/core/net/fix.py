@@ -15,16 +15,9 @@ from deconv_cli.core.frameworks import FRAMEWORKS
 from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.core.net import solve
 from deconv_cli.core.net.graph import JOINS, Network, Node, Transposed
-from deconv_cli.core.net.solve import (
-    AXIS_NAMES,
-    Class,
-    Evaluation,
-    Valid,
-    classes,
-    combine,
-    sentence,
-    size_map,
-)
+from deconv_cli.core.net.sizes import Evaluation, size_map
+from deconv_cli.core.net.solve import Class, classes, combine
+from deconv_cli.core.net.valid import AXIS_NAMES, Valid, sentence
 from deconv_cli.errors import DeconvError
 
 UP = ("conv_transpose", "upsample", "resize")
