@@ -180,11 +180,15 @@ def render_sizes(
     if terminal:
         from rich.table import Table
 
-        table = Table(*header[:3], "note")
-        for column in table.columns:
-            column.overflow = "fold"
-        for row in rows:
-            table.add_row(*row, style="red" if row[3] and row[3] != "ok" else None)
+        table = Table()
+        table.add_column("layer", overflow="fold", min_width=5)
+        table.add_column("op", no_wrap=True)
+        table.add_column(header[2], no_wrap=True)  # the answer: never cut
+        table.add_column("note", overflow="fold", min_width=4)
+        for name, op, size, note in rows:
+            # a join's inputs one per line, so the sizes keep their width at any terminal width
+            style = "red" if note and note != "ok" else None
+            table.add_row(name, op, size.replace(" | ", "\n"), note, style=style)
         render.console(out).print(table)
     else:
         widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
