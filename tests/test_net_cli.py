@@ -50,10 +50,12 @@ def test_a_size_that_works_prints_every_layer_and_exits_0(small, cli_run):
 def test_a_break_names_the_layer_and_the_fixes_and_exits_1(small, cli_run):
     code, stdout, stderr = cli_run("net", small, "--in", "7,9")
     assert (code, stderr) == (1, "")
-    assert stdout.splitlines()[-6:] == [
+    assert stdout.splitlines()[-8:] == [
         "concat1          concat          6 x 8 | 7 x 9  mismatch: conv_transpose1, e",
         "break: concat1 (concat) joins conv_transpose1 and e: H 6 vs 7, W 8 vs 9",
         "  caused by conv_transpose1",
+        "  because max_pool1 takes H 7 to 3: 7 is not a multiple of 2",
+        "  because max_pool1 takes W 9 to 4: 9 is not a multiple of 2",
         "  fix: set output_padding=1 on conv_transpose1 (torch)",
         "  fix: pad the input up to 8 x 10 or crop it down to 6 x 8",
         "  fix: at the join: crop e by 1 on H (7 -> 6) or pad conv_transpose1 by 1 (6 -> 7); "

@@ -202,6 +202,8 @@ def render_sizes(
         out.write(f"break: {item.problem}\n")
         if item.cause and item.cause != item.at:
             out.write(f"  caused by {item.cause}\n")
+        for line in item.because:
+            out.write(f"  because {line}\n")
         for line in item.fixes:
             out.write(f"  fix: {line}\n")
 

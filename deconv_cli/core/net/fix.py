@@ -33,6 +33,7 @@ class Break:
     cause: str | None
     problem: str
     fixes: tuple[str, ...]
+    because: tuple[str, ...] = ()
 
 
 def _names(rank: int) -> tuple[str, ...]:
@@ -224,7 +225,38 @@ def _join_break(
             )
     fixes.append("at the join: " + "; ".join(changes))
     cause = up.name if up is not None else None
-    return Break(join.name, cause, problem, tuple(fixes))
+    because = _rounding(network, evaluation, skip, join.inputs[index], names)
+    return Break(join.name, cause, problem, tuple(fixes), because)
+
+
+def _rounding(
+    network: Network, evaluation: Evaluation, skip: str, decoder: str, names: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The downsampling layers between the skip and the decoder side that rounded a size: where
+    the size the decoder restores was lost."""
+    parents = {node.name: node.inputs for node in network.nodes}
+    ancestors, stack = set(), [decoder]
+    while stack:
+        name = stack.pop()
+        if name not in ancestors:
+            ancestors.add(name)
+            stack.extend(parents[name])
+    after, found = {skip}, []
+    for node in network.nodes:
+        if node.name == skip or not any(name in after for name in node.inputs):
+            continue
+        after.add(node.name)
+        if node.name not in ancestors or node.kind in JOINS or not node.axes:
+            continue
+        source = evaluation.layer(node.inputs[0]).sizes
+        sizes = evaluation.layer(node.name).sizes
+        for axis, (n, out) in enumerate(zip(source, sizes, strict=True)):
+            slope = node.axes[axis].terms[0].slope
+            if n is None or out is None or slope >= 1 or (n * slope).denominator == 1:
+                continue
+            step = (n * slope).denominator
+            found.append(f"{node.name} takes {names[axis]} {n} to {out}: {n} is not a multiple of {step}")
+    return tuple(found)
 
 
 def _transposed_fix(
