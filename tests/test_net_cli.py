@@ -133,9 +133,12 @@ def test_json_without_in_has_the_valid_set_per_axis(small, cli_run):
 @pytest.mark.parametrize(
     ("framework", "advice"),
     [
-        ("keras", "keras fixes output_padding per layer: output_padding=None for H = 2m for m >= 1"),
-        ("tf", "output_shape=2 for H = 2m for m >= 1"),
-        ("onnx", "onnx fixes output_padding per layer: output_padding=0 for H = 2m for m >= 1"),
+        ("keras", "keras fixes output_padding per layer: output_padding=None where H = 2m for m >= 1"),
+        ("tf", "output_shape=e.shape matches e for every H where the layers build"),
+        (
+            "onnx",
+            "output_padding = e mod 2; onnx fixes output_padding per layer: output_padding=0 where H = 2m",
+        ),
         ("jax", "jax has no output_padding: crop or pad to the size of e"),
     ],
 )

@@ -168,3 +168,13 @@ def test_any_text_reads_as_a_network_or_one_line_error(source):
     else:
         evaluate(network, (64,) * network.rank)
     assert "\n" not in message
+
+
+def test_the_input_line_names_the_input():
+    network = text.read("input image\nconv k=3\nadd image")
+    assert [node.inputs for node in network.nodes] == [(), ("image",), ("conv1", "image")]
+
+
+def test_a_padding_mode_applies_to_every_axis():
+    with pytest.raises(DeconvError, match=r"^line 2: padding same,1 mixes a mode with other values"):
+        text.read("framework onnx\nconv k=3 p=same,1")
