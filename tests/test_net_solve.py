@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconv_cli.core.net import solve
+from deconv_cli.core.net import fix, sizes, solve, text
+from deconv_cli.core.net import valid as valid_set
 from deconv_cli.core.net.graph import Network, Node, SizeMap, Term
 from deconv_cli.errors import DeconvError
 
@@ -68,7 +69,7 @@ def brute(network: Network, high: int) -> list[int]:
     return [n for n in range(1, high + 1) if solve.works(network, 0, n)]
 
 
-def members(valid: solve.Valid, high: int) -> list[int]:
+def members(valid: valid_set.Valid, high: int) -> list[int]:
     return [n for n in range(1, high + 1) if n in valid]
 
 
@@ -89,7 +90,7 @@ def members(valid: solve.Valid, high: int) -> list[int]:
 )
 def test_valid_sets_of_known_networks(network, expected):
     valid = solve.valid(network, 0)
-    assert solve.sentence(valid) == expected
+    assert valid_set.sentence(valid) == expected
     assert members(valid, 200) == brute(network, 200)
 
 
@@ -110,7 +111,7 @@ def test_huge_strides_are_refused_at_once():
 
 def test_evaluate_reports_each_layer_and_join():
     net = unet(2, conv(2, 2), conv_transpose(2, 2))
-    result = solve.evaluate(net, (10,))
+    result = sizes.evaluate(net, (10,))
     assert [layer.sizes for layer in result.layers] == [(10,), (5,), (2,), (4,), (None,), (None,), (None,)]
     assert [(join.name, join.sizes, join.match) for join in result.joins] == [
         ("j2_0", ((4,), (5,)), False),
@@ -120,7 +121,7 @@ def test_evaluate_reports_each_layer_and_join():
 
 
 def test_evaluate_marks_the_layer_that_refuses_its_input():
-    result = solve.evaluate(chain(conv(5), conv(5)), (7,))
+    result = sizes.evaluate(chain(conv(5), conv(5)), (7,))
     assert [(layer.sizes, layer.refused) for layer in result.layers] == [
         ((7,), False),
         ((3,), False),
@@ -194,7 +195,7 @@ def test_random_stacks_with_skips_valid_set_equals_brute_force(maps, pairs):
     high = 3 * valid.modulus + max([valid.start, *valid.also]) + 60
     assert members(valid, high) == brute(net, high)
     for n in (1, valid.start, high):
-        assert solve.evaluate(net, (n,)).ok == (n in valid)
+        assert sizes.evaluate(net, (n,)).ok == (n in valid)
 
 
 @settings(max_examples=60, deadline=None)
@@ -205,3 +206,65 @@ def test_nearest_sizes_are_the_nearest_valid_ones(depth, pair, n):
     works = brute(net, n + 3 * valid.modulus + valid.start + 5)
     assert valid.below(n) == max((w for w in works if w <= n), default=None)
     assert valid.above(n) == min((w for w in works if w >= n), default=None)
+
+
+# ---- networks written as text, through the framework rules, against brute force -------------
+
+LEVEL = st.sampled_from(
+    [
+        ("max_pool k=2", "convT k=2 s=2"),
+        ("max_pool k=2 ceil", "convT k=2 s=2"),
+        ("max_pool k=3 s=2 p=1", "convT k=3 s=2 p=1 op=1"),
+        ("conv k=3 s=2 p=1", "convT k=4 s=2 p=1"),
+        ("conv k=4 s=2 p=1", "upsample 2"),
+        ("avg_pool k=2", "convT k=3 s=2 p=1"),
+        ("conv k=3 s=3", "convT k=3 s=3"),
+    ]
+)
+BODY = st.sampled_from(["conv k=3 p=1", "conv k=3", "conv k=5 p=2 d=1", "pad 1", "crop 1"])
+
+
+@st.composite
+def torch_unets(draw: st.DrawFn) -> str:
+    levels = draw(st.lists(LEVEL, min_size=1, max_size=3))
+    lines = ["framework torch"]
+    for index, (down, _) in enumerate(levels):
+        lines += [f"e{index} = {draw(BODY)}", down]
+    lines.append(draw(BODY))
+    for index, (_, up) in reversed(list(enumerate(levels))):
+        lines += [up, f"concat e{index}", draw(BODY)]
+    return "\n".join(lines)
+
+
+@settings(max_examples=60, deadline=None)
+@given(torch_unets())
+def test_text_unets_valid_set_equals_brute_force(source):
+    net = text.read(source)
+    valid = solve.valid(net, 0)
+    high = 2 * valid.modulus + max([valid.start, *valid.also]) + 40
+    assert members(valid, high) == brute(net, high)
+    assert valid_set.Valid.from_json(valid.json()) == valid
+
+
+@settings(max_examples=40, deadline=None)
+@given(torch_unets())
+def test_the_mirror_settings_make_the_first_join_match_exactly_where_they_say(source):
+    # the deepest conv_transpose meets its skip first: nothing before it needs repairing
+    net = text.read(source)
+    mirror = next((m for m in fix.mirrors(net, 0) if m.join == "concat1"), None)
+    if mirror is None:  # an upsample, not a conv_transpose
+        return
+    for way in mirror.ways:
+        if way.setting is None:
+            continue
+        value = int(way.setting.partition("=")[2])
+        fixed = source.replace("\nconcat e", f" op={value}\nconcat e", 1)
+        fixed = fixed.replace(" op=1 op=", " op=", 1)
+        changed = text.read(fixed)
+        expected = valid_set.Valid.from_json(way.valid)
+        for n in range(1, 3 * expected.modulus + expected.start + 20):
+            result = sizes.evaluate(changed, (n,))
+            join = next(j for j in result.joins if j.name == "concat1")
+            # the mirror's sizes assume the later joins repaired: they cover every size that builds
+            assert n not in expected or join.match, (n, way)
+            assert not result.ok or n in expected, (n, way)
