@@ -1,3 +1,4 @@
+import itertools
 from fractions import Fraction
 
 import pytest
@@ -85,3 +86,137 @@ def test_conv_transpose_is_stride_times_n_plus_a_constant_in_every_framework():
 def test_parameters_a_framework_refuses_give_one_line_errors(call, message):
     with pytest.raises(DeconvError, match=message):
         call()
+
+
+# ---- live: a grid of single layers in each framework ---------------------------------------------
+
+GRID = [(k, s, d) for k in (1, 2, 3, 4) for s in (1, 2, 3) for d in (1, 2)]
+
+
+def _check(run, size_map, sizes=range(1, 12)) -> None:
+    """``run(n)`` is the framework's output size (an exception or an empty output: refused)."""
+    for n in sizes:
+        try:
+            got = run(n) or None
+        except Exception:  # the framework's refusal
+            got = None
+        assert got == size_map(n), n
+
+
+def _maps(make, *args):
+    try:
+        return make(*args)
+    except DeconvError:
+        return None
+
+
+@pytest.mark.torch
+def test_live_torch_layers_match_the_size_maps():
+    torch = pytest.importorskip("torch")
+
+    def run(module):
+        return lambda n: module(torch.zeros(1, 1, n)).shape[-1]
+
+    with torch.no_grad():
+        for (k, s, d), p, ceil in itertools.product(GRID, (0, 1, 2), (False, True)):
+            size_map = _maps(layers.pool, "torch", k, s, d, p, ceil)
+            module = torch.nn.MaxPool1d(k, s, p, d, ceil_mode=ceil)
+            if size_map is None:
+                with pytest.raises(RuntimeError):
+                    run(module)(9)
+                continue
+            _check(run(module), size_map)
+            if not ceil:
+                _check(run(torch.nn.Conv1d(1, 1, k, s, p, d)), layers.conv("torch", k, s, d, p))
+                _check(
+                    run(torch.nn.Upsample(scale_factor=s + 0.5)),
+                    layers.upsample("torch", Fraction(2 * s + 1, 2)),
+                )
+
+
+@pytest.mark.tf
+def test_live_keras_layers_match_the_size_maps():
+    keras = pytest.importorskip("keras")
+    import numpy as np
+
+    def run(layer):
+        return lambda n: layer(np.zeros((1, n, 1), "float32")).shape[1]
+
+    for (k, s, d), padding in itertools.product(GRID, ("same", "valid")):
+        size_map = _maps(layers.conv, "keras", k, s, d, padding)
+        if size_map is not None:
+            _check(run(keras.layers.Conv1D(1, k, s, padding, dilation_rate=d)), size_map)
+        if d == 1:
+            # TensorFlow dies (SIGFPE) on a 'valid' pooling window longer than its input
+            sizes = range(k if padding == "valid" else 1, 12)
+            _check(
+                run(keras.layers.MaxPooling1D(k, s, padding)), layers.pool("keras", k, s, 1, padding), sizes
+            )
+
+
+@pytest.mark.jax
+def test_live_jax_windows_match_the_size_maps():
+    jax = pytest.importorskip("jax")
+    lax = jax.lax
+
+    def shape(op, n):  # traced, not run: the shape rules without compiling every size
+        return jax.eval_shape(op, jax.ShapeDtypeStruct((1, 1, n), "float32")).shape[2]
+
+    for (k, s, d), padding in itertools.product(GRID, ("same", "valid", (1, 0), (0, 3), (-1, 2))):
+        native = padding.upper() if isinstance(padding, str) else [padding]
+        window = native if isinstance(padding, str) else [(0, 0), (0, 0), padding]
+        kernel = jax.numpy.zeros((1, 1, k))
+
+        def conv(x, s=s, d=d, native=native, kernel=kernel):
+            return lax.conv_general_dilated(x, kernel, (s,), native, rhs_dilation=(d,))
+
+        def pool(x, k=k, s=s, d=d, window=window):
+            return lax.reduce_window(
+                x, -jax.numpy.inf, lax.max, (1, 1, k), (1, 1, s), window, window_dilation=(1, 1, d)
+            )
+
+        _check(lambda n, conv=conv: shape(conv, n), layers.conv("jax", k, s, d, padding))
+        _check(lambda n, pool=pool: shape(pool, n), layers.pool("jax", k, s, d, padding))
+
+
+@pytest.mark.onnx
+def test_live_onnx_runtime_windows_match_the_size_maps():
+    ort = pytest.importorskip("onnxruntime")
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    ort.set_default_logger_severity(4)
+
+    def run(op, k, **attributes):
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "n"])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+        weight = [helper.make_tensor("w", TensorProto.FLOAT, [1, 1, k], [1.0] * k)] if "Conv" in op else []
+        node = helper.make_node(op, ["x", "w"] if weight else ["x"], ["y"], kernel_shape=[k], **attributes)
+        model = helper.make_model(
+            helper.make_graph([node], "g", [x], [y], weight), opset_imports=[helper.make_opsetid("", 19)]
+        )
+        model.ir_version = 9
+        session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+        return lambda n: session.run(None, {"x": np.zeros((1, 1, n), np.float32)})[0].shape[2]
+
+    for (k, s, d), pads in itertools.product(GRID, ((0, 0), (1, 0), (1, 2))):
+        _check(
+            run("Conv", k, strides=[s], dilations=[d], pads=list(pads)), layers.conv("onnx", k, s, d, pads)
+        )
+        for ceil in (0, 1):
+            size_map = _maps(layers.pool, "onnx", k, s, d, pads, bool(ceil))
+            if size_map is None:
+                continue
+            # ONNX Runtime truncates toward zero where the window is longer than the padded input
+            sizes = range(max(1, d * (k - 1) + 1 - sum(pads)), 12)
+            _check(
+                run("MaxPool", k, strides=[s], dilations=[d], pads=list(pads), ceil_mode=ceil),
+                size_map,
+                sizes,
+            )
+        for mode, auto_pad in (("same", "SAME_UPPER"), ("same_lower", "SAME_LOWER"), ("valid", "VALID")):
+            _check(
+                run("ConvTranspose", k, strides=[s], dilations=[d], auto_pad=auto_pad),
+                layers.conv_transpose("onnx", k, s, d, mode),
+                range(1, 8),
+            )

@@ -334,3 +334,38 @@ def test_without_the_onnx_package_the_error_names_the_extra(monkeypatch):
     ) as error:
         onnx_reader.network(b"")
     assert error.value.exit_code == ExitCode.FAILURE
+
+
+# ---- end to end: `deconv net MODEL` -----------------------------------------------------------
+
+END_TO_END = [
+    ("pix2pix.onnx", "pix2pix", "torch"),
+    ("pytorch_unet.onnx", "pytorch_unet", "torch"),
+    ("pytorch_unet_bilinear.onnx", "pytorch_unet_bilinear", "torch"),
+    ("keras_io_unet.json", "keras_io_unet", "keras"),
+    ("keras_io_unet.keras", "keras_io_unet", "keras"),
+]
+
+
+@pytest.mark.parametrize(("file", "model", "framework"), END_TO_END)
+def test_deconv_net_on_real_models_gives_the_sizes_the_frameworks_run(cli_run, file, model, framework):
+    if file.endswith(".onnx"):
+        needs_onnx()
+    from deconv_cli.core.net.valid import Valid
+
+    path = str(NETS_DIR / "models" / file)
+    code, out, err = cli_run("net", path, "--json")
+    assert (code, err) == (0, "")
+    valid = [Valid.from_json(axis) for axis in json.loads(out)["valid"]]
+    record = MODELS[model][framework]["0"]
+    labels = netspec.decode_labels(record["outcome"])
+    assert [h for h in range(1, record["hmax"] + 1) if h in valid[0]] == [
+        h for h, label in enumerate(labels, start=1) if not label
+    ]
+    outputs = netspec.decode(record["sizes"]["output"], record["hmax"])
+    held = record["fixed"]
+    for h in (1, 15, 16, 160, 255, 256, 257, 300):
+        code, out, _ = cli_run("net", path, "--in", f"{h},{held}", "--json")
+        assert code == (0 if not labels[h - 1] else 1), h
+        if code == 0:
+            assert json.loads(out)["layers"][-1]["sizes"][0] == outputs[h - 1], h

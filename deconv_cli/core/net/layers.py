@@ -83,7 +83,9 @@ def conv(
     framework: str, kernel_size: int, stride: int = 1, dilation: int = 1, padding: Padding = 0
 ) -> SizeMap:
     """A forward convolution: ``floor((n + begin + end - d(k-1) - 1) / s) + 1``, or
-    ``ceil(n / s)`` for 'same'; the padded input must hold the dilated kernel.
+    ``ceil(n / s)`` for 'same'; the padded input must hold the dilated kernel. (tf.nn.conv2d
+    on the default oneDNN CPU build returns a size even for shorter inputs; Keras and the shape
+    rule refuse them, and so does deconv.)
 
     >>> conv("torch", 3, 2, padding=1)(7), conv("keras", 3, 2, padding="same")(7)
     (4, 4)
@@ -139,6 +141,8 @@ def pool(
         raise DeconvError(f"{framework}: ceil_mode must be False (got True); use padding='same'")
     if framework == "torch" and isinstance(padding, str):
         raise DeconvError(f"torch: pooling padding must be an int (got {padding!r})")
+    if framework in ("tf", "keras") and not isinstance(padding, str) and padding != 0:
+        raise DeconvError(f"{framework}: pooling padding must be 'same' or 'valid' (got {padding})")
     mode, begin, end = _padding(framework, padding)
     extent = dilation * (kernel_size - 1) + 1
     if mode == "same":
