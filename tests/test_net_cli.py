@@ -315,3 +315,15 @@ def test_a_network_no_size_builds_exits_1(tmp_path, cli_run):
     path = tmp_path / "net.txt"
     path.write_text("e = conv k=3 s=2\nconv k=3 s=2\nconcat e\n")
     assert cli_run("net", str(path)) == (1, "no H works\n", "")
+
+
+def test_a_mirror_no_setting_can_repair_says_so(tmp_path, cli_run):
+    path = tmp_path / "net.txt"
+    path.write_text("framework torch\ne = conv k=3 s=2 p=1\nconvT k=1 s=3\nconcat e\n")
+    code, stdout, _ = cli_run("net", str(path))
+    assert (code, stdout) == (
+        0,
+        "only H = 1, 2\n"
+        "mirror conv_transpose1 -> concat1: no setting of conv_transpose1 matches e for any H "
+        "(their sizes grow apart)\n",
+    )

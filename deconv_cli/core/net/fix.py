@@ -365,14 +365,16 @@ def _mirror(
     never = f"; nothing matches where {sizes[None]}" if None in sizes else ""
     listed = "; ".join(f"{key} where {text}" for key, text in sizes.items() if key is not None)
     rule = _closed_form(by_skip, skip, transposed.stride)
+    if framework == "jax":
+        return f"jax has no output_padding: crop or pad to the size of {skip}", ways
+    if not listed:
+        return f"no setting of {up.name} matches {skip} for any {name} (their sizes grow apart)", ways
     if framework == "torch":
         return f"{rule or listed}: use forward(x, output_size={skip}.shape[2:]){never}", ways
     if framework == "tf":
         return f"{rule or listed}: pass output_shape from tf.shape({skip}){never}", ways
-    if framework in ("keras", "onnx"):
-        prefix = f"{rule}; " if rule else ""
-        return f"{prefix}{framework} fixes output_padding per layer: {listed}{never}", ways
-    return f"jax has no output_padding: crop or pad to the size of {skip}{never}", ways
+    prefix = f"{rule}; " if rule else ""  # keras and onnx
+    return f"{prefix}{framework} fixes output_padding per layer: {listed}{never}", ways
 
 
 def _closed_form(by_skip: dict[int, set[str | None]], skip: str, stride: int) -> str | None:
