@@ -137,7 +137,7 @@ def reach(framework: str, transposed: Transposed, n: int, target: int) -> str | 
             base = rules.resolve(axis, Options(transposed.padding, 0)).output
         except DeconvError:
             return None
-        if gives(Options(transposed.padding, target - base)) and target >= base:
+        if target >= base and gives(Options(transposed.padding, target - base)):
             return f"output_padding={target - base}"
     if framework in ("tf", "onnx") and gives(Options(transposed.padding, output_shape=target)):
         return f"output_shape={target}"
