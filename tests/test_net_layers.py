@@ -2,7 +2,11 @@ import itertools
 from fractions import Fraction
 
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
+from deconv_cli.core.frameworks import FRAMEWORKS
+from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.core.net import layers
 from deconv_cli.core.net.graph import Term
 from deconv_cli.errors import DeconvError
@@ -86,6 +90,53 @@ def test_conv_transpose_is_stride_times_n_plus_a_constant_in_every_framework():
 def test_parameters_a_framework_refuses_give_one_line_errors(call, message):
     with pytest.raises(DeconvError, match=message):
         call()
+
+
+PADDINGS = st.one_of(
+    st.sampled_from(["same", "valid", "same_lower"]),
+    st.integers(0, 4),
+    st.tuples(st.integers(0, 4), st.integers(0, 4)),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(sorted(FRAMEWORKS)),
+    st.integers(1, 7),
+    st.integers(1, 5),
+    st.integers(1, 3),
+    PADDINGS,
+    st.one_of(st.none(), st.integers(0, 4)),
+)
+def test_conv_transpose_map_is_the_single_layer_rule_at_every_size(framework, k, s, d, padding, extra):
+    assume(not (framework == "keras" and padding == 0))  # keras' default 0 is 'valid' here, no crop
+    try:
+        size_map = layers.conv_transpose(framework, k, s, d, padding, extra)
+    except DeconvError:
+        size_map = None
+    if isinstance(padding, str):
+        crop = Padding(padding)
+    else:
+        crop = Padding.explicit(padding, padding) if isinstance(padding, int) else Padding.explicit(*padding)
+    for n in range(1, 25):
+        try:
+            expected = FRAMEWORKS[framework].resolve(Axis(n, k, s, d), Options(crop, extra)).output
+        except DeconvError:
+            expected = None
+        assert (size_map(n) if size_map else None) == expected, n
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(1, 7), st.integers(1, 5), st.integers(0, 3), st.integers(1, 60))
+def test_ceil_mode_counts_windows_that_start_inside_the_input_or_the_left_padding(k, s, p, n):
+    assume(p < k <= n + 2 * p)  # onnx pads stay below the kernel; the padded input holds it
+    size_map = layers.pool("onnx", k, s, 1, (p, p), ceil_mode=True)
+    # windows at i*s in the padded input: every full one, and ceil_mode's one partial window that
+    # ends past the padded input by less than a stride, unless it starts in the right padding
+    padded = n + 2 * p
+    full = [i for i in range(0, padded, s) if i + k <= padded]
+    partial = [i for i in range(0, padded, s) if padded < i + k < padded + s and i < n + p]
+    assert size_map(n) == len(full) + len(partial)
 
 
 # ---- live: a grid of single layers in each framework ---------------------------------------------

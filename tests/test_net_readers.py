@@ -369,3 +369,58 @@ def test_deconv_net_on_real_models_gives_the_sizes_the_frameworks_run(cli_run, f
         assert code == (0 if not labels[h - 1] else 1), h
         if code == 0:
             assert json.loads(out)["layers"][-1]["sizes"][0] == outputs[h - 1], h
+
+
+def _opset(nodes: list[Any], initializers: list[Any], opset: int) -> bytes:
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1, "n"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, None)
+    graph = helper.make_graph(nodes, "g", [x], [y], initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 7
+    return model.SerializeToString()
+
+
+def _transposed_to_ten() -> bytes:
+    from onnx import TensorProto, helper
+
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 3], [1.0, 2.0, 3.0])
+    node = helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="up", strides=[2], output_shape=[10])
+    return _opset([node], [weight], 17)
+
+
+def test_onnx_conv_transpose_with_output_shape_is_that_size_once_the_input_reaches_it():
+    needs_onnx()
+    read = onnx_reader.network(_transposed_to_ten())
+    # accepted while (n-1)*2 + 3 + (2 - 1) >= 10, the full result plus stride - 1
+    assert [netspec.run(read, 0, n)[0].get("up") for n in range(1, 7)] == [None, None, None, 10, 10, 10]
+
+
+def test_onnx_resize_to_sizes_and_opset_9_upsample_are_read():
+    needs_onnx()
+    from onnx import TensorProto, helper
+
+    sizes = _ints("sizes", [1, 1, 24])
+    resize = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="resize", mode="linear")
+    assert netspec.run(onnx_reader.network(_opset([resize], [sizes], 13)), 0, 7)[0]["resize"] == 24
+    scales = helper.make_tensor("scales", TensorProto.FLOAT, [3], [1.0, 1.0, 3.0])
+    upsample = helper.make_node("Upsample", ["x", "scales"], ["y"], name="up")
+    assert netspec.run(onnx_reader.network(_opset([upsample], [scales], 9)), 0, 7)[0]["up"] == 21
+    pad = helper.make_node("Pad", ["x"], ["y"], name="pad", pads=[0, 0, 2, 0, 0, -1])
+    assert netspec.run(onnx_reader.network(_opset([pad], [], 2)), 0, 7)[0]["pad"] == 8
+
+
+@pytest.mark.onnx
+def test_live_onnx_runtime_runs_output_shape_where_the_reader_says():
+    ort = pytest.importorskip("onnxruntime")
+    import numpy as np
+
+    session = ort.InferenceSession(_transposed_to_ten(), providers=["CPUExecutionProvider"])
+    read = onnx_reader.network(_transposed_to_ten())
+    for n in range(1, 12):
+        try:
+            got = session.run(None, {"x": np.zeros((1, 1, n), np.float32)})[0].shape[2]
+        except Exception:  # ONNX Runtime's refusal
+            got = None
+        assert got == netspec.run(read, 0, n)[0].get("up"), n

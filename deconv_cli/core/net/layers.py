@@ -175,7 +175,9 @@ def conv_transpose(
     output_padding: int | None = None,
 ) -> SizeMap:
     """A transposed convolution: ``s*n + c``, with ``c`` read from the framework's single-layer
-    rules (``core.frameworks``); the output must not be empty.
+    rules (``core.frameworks``); the output must not be empty. An int or a ``(begin, end)`` pair
+    is the crop as ``core.geometry.Padding`` means it (torch's padding, ONNX pads; for jax
+    deconv's crop, not lax.conv_transpose's legacy explicit padding).
 
     >>> conv_transpose("torch", 4, 2, padding=1)(5), conv_transpose("keras", 3, 2, padding="same")(5)
     (10, 10)
@@ -188,9 +190,9 @@ def conv_transpose(
     if padding == 0 and framework == "keras":  # the default; keras names it
         padding = "valid"
     if isinstance(padding, str):
-        crop = Crop(padding)  # type: ignore[arg-type]
         if padding not in ("same", "valid", "same_lower"):
             raise DeconvError(f"padding must be 'same', 'valid', 'same_lower' or explicit (got {padding!r})")
+        crop = Crop(padding)  # type: ignore[arg-type]
     elif isinstance(padding, int):
         crop = Crop.explicit(padding, padding)
     else:
