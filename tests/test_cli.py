@@ -268,7 +268,7 @@ def test_piped_shape_and_pad_import_neither_numpy_nor_rich(args, heavy_imports):
     assert heavy_imports(*args) == []
 
 
-@pytest.mark.parametrize("args", [["--help"], ["shape", "--help"], ["pad", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["shape", "--help"], ["pad", "--help"], ["net", "--help"]])
 def test_help_does_not_import_numpy(args, heavy_imports):
     assert "numpy" not in heavy_imports(*args)
 

@@ -16,6 +16,8 @@ import pytest
 README = Path(__file__).parent.parent / "README.md"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 BOX = "┏┌"
+# files a reader would save from README (```text file=NAME blocks), present where the examples run
+FILES = dict(re.findall(r"```text file=(\S+)\n(.*?)```", README.read_text(), flags=re.S))
 
 
 def blocks() -> list[list[tuple[str, str]]]:
@@ -71,6 +73,8 @@ def run(command: str, expected: str, cwd: Path) -> str:
 @pytest.mark.parametrize("block", blocks(), ids=[pairs[0][0] for pairs in blocks()])
 def test_readme_examples_print_what_readme_says(block, tmp_path):
     # a block's commands run in order in one fresh folder, as a reader would type them
+    for name, content in FILES.items():
+        (tmp_path / name).write_text(content)
     for command, expected in block:
         assert run(command, expected, tmp_path) == normalise(expected), command
 
@@ -86,7 +90,7 @@ def test_every_command_has_help_and_a_readme_example():
     commands = " ".join(command for pairs in blocks() for command, _ in pairs)
     callbacks = [info.callback for info in app.registered_commands if info.callback is not None]
     names = {c.__name__ for c in callbacks}
-    assert names >= {"shape", "pad", "run", "explain", "overlap", "convert", "completion"}
+    assert names == {"shape", "pad", "run", "explain", "overlap", "net", "convert", "completion"}
     for callback in callbacks:
         assert callback.__doc__, f"{callback.__name__} has no help"
         assert f"deconv {callback.__name__}" in commands, f"README has no example of {callback.__name__}"
@@ -99,6 +103,8 @@ def update() -> None:
     text = README.read_text()
     for pairs in blocks():
         with tempfile.TemporaryDirectory() as folder:
+            for name, content in FILES.items():
+                (Path(folder) / name).write_text(content)
             for command, expected in pairs:
                 fresh = run(command, expected, Path(folder))
                 text = text.replace(

@@ -10,9 +10,10 @@ Joins (concat, add) have no map: their inputs must have equal sizes on every axi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
+from deconv_cli.core.geometry import Padding
 from deconv_cli.errors import DeconvError
 
 KINDS = (
@@ -89,11 +90,27 @@ IDENTITY = SizeMap.affine(1, 0)
 
 
 @dataclass(frozen=True)
+class Transposed:
+    """A conv_transpose's parameters on one axis as its framework takes them: what a fix changes.
+
+    ``padding`` is deconv's crop (``core.geometry.Padding``); ``output_padding`` None means not
+    given (Keras treats that differently from 0).
+    """
+
+    kernel_size: int
+    stride: int = 1
+    dilation: int = 1
+    padding: Padding = field(default_factory=Padding)
+    output_padding: int | None = None
+
+
+@dataclass(frozen=True)
 class Node:
     """One layer: its name, what it is, which earlier outputs it reads, and its map per axis.
 
     ``params`` keeps the layer's parameters as the source wrote them, in ``framework``'s
-    conventions, for tables and for the fixes proposed when a join breaks.
+    conventions, for tables. A conv_transpose read with ``transposed`` (one per axis) gets its
+    output_padding / output_size fixes in its framework's terms when a join breaks.
     """
 
     name: str
@@ -102,6 +119,7 @@ class Node:
     axes: tuple[SizeMap, ...]
     params: tuple[tuple[str, str], ...] = ()
     framework: str | None = None
+    transposed: tuple[Transposed, ...] = ()
 
 
 @dataclass(frozen=True)
