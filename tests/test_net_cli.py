@@ -133,9 +133,12 @@ def test_json_without_in_has_the_valid_set_per_axis(small, cli_run):
 @pytest.mark.parametrize(
     ("framework", "advice"),
     [
-        ("keras", "keras fixes output_padding per layer: output_padding=None for H = 2m for m >= 1"),
-        ("tf", "output_shape=2 for H = 2m for m >= 1"),
-        ("onnx", "onnx fixes output_padding per layer: output_padding=0 for H = 2m for m >= 1"),
+        ("keras", "keras fixes output_padding per layer: output_padding=None where H = 2m for m >= 1"),
+        ("tf", "output_shape=e.shape matches e for every H where the layers build"),
+        (
+            "onnx",
+            "output_padding = e mod 2; onnx fixes output_padding per layer: output_padding=0 where H = 2m",
+        ),
         ("jax", "jax has no output_padding: crop or pad to the size of e"),
     ],
 )
@@ -312,3 +315,15 @@ def test_a_network_no_size_builds_exits_1(tmp_path, cli_run):
     path = tmp_path / "net.txt"
     path.write_text("e = conv k=3 s=2\nconv k=3 s=2\nconcat e\n")
     assert cli_run("net", str(path)) == (1, "no H works\n", "")
+
+
+def test_a_mirror_no_setting_can_repair_says_so(tmp_path, cli_run):
+    path = tmp_path / "net.txt"
+    path.write_text("framework torch\ne = conv k=3 s=2 p=1\nconvT k=1 s=3\nconcat e\n")
+    code, stdout, _ = cli_run("net", str(path))
+    assert (code, stdout) == (
+        0,
+        "only H = 1, 2\n"
+        "mirror conv_transpose1 -> concat1: no setting of conv_transpose1 matches e for any H "
+        "(their sizes grow apart)\n",
+    )

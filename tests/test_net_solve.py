@@ -268,3 +268,23 @@ def test_the_mirror_settings_make_the_first_join_match_exactly_where_they_say(so
             # the mirror's sizes assume the later joins repaired: they cover every size that builds
             assert n not in expected or join.match, (n, way)
             assert not result.ok or n in expected, (n, way)
+
+
+@settings(max_examples=150, deadline=None)
+@given(torch_unets(), st.integers(1, 80))
+def test_the_output_padding_a_break_proposes_repairs_that_join(source, n):
+    net = text.read(source)
+    result = sizes.evaluate(net, (n,))
+    found = [
+        b
+        for b in fix.breaks(net, result)
+        if b.at == "concat1" and b.fixes[0].startswith("set output_padding=")
+    ]
+    if not found:
+        return
+    value = found[0].fixes[0].split("=")[1].split()[0]
+    repaired = text.read(
+        source.replace("\nconcat e", f" op={value}\nconcat e", 1).replace(" op=1 op=", " op=")
+    )
+    join = next(j for j in sizes.evaluate(repaired, (n,)).joins if j.name == "concat1")
+    assert join.match

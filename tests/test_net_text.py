@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from deconv_cli.core.geometry import Padding
 from deconv_cli.core.net import text
@@ -144,3 +146,35 @@ def test_mistakes_are_one_line_with_the_line_and_the_fix(source, message):
 def test_a_repeat_too_large_is_refused_not_built(source):
     with pytest.raises(DeconvError, match="at most 10000 layers"):
         text.read(source)
+
+
+WORDS = st.sampled_from(
+    ["conv", "convT", "max_pool", "avg_pool", "upsample", "resize", "pad", "crop", "concat", "add",
+     "repeat 2:", "k=3", "k=0", "k=-1", "s=2", "s=999999999", "d=2", "p=1", "p=same", "p=1:2",
+     "p=-3", "op=1", "op=5",
+     "ceil", "x2", "x0", "e{i}", "{3-i}", "in=input", "a", "=", "a =", "scale=0", "1/0", "3/2", "64", "0",
+     "framework", "keras", "onnx", "rank", "3", "k=1,2", "k=1,2,3,4", "#", "\t", "  "]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(WORDS, max_size=6).map(" ".join), max_size=8).map("\n".join) | st.text(max_size=80))
+def test_any_text_reads_as_a_network_or_one_line_error(source):
+    message = ""
+    try:
+        network = text.read(source)
+    except DeconvError as error:
+        message = str(error)
+    else:
+        evaluate(network, (64,) * network.rank)
+    assert "\n" not in message
+
+
+def test_the_input_line_names_the_input():
+    network = text.read("input image\nconv k=3\nadd image")
+    assert [node.inputs for node in network.nodes] == [(), ("image",), ("conv1", "image")]
+
+
+def test_a_padding_mode_applies_to_every_axis():
+    with pytest.raises(DeconvError, match=r"^line 2: padding same,1 mixes a mode with other values"):
+        text.read("framework onnx\nconv k=3 p=same,1")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from deconv_cli.core.net.sizes import Evaluation
     from deconv_cli.core.net.valid import Valid
 
+T = TypeVar("T")
 # the most sizes ``--in A..B`` lists per axis
 RANGE_LIMIT = 1000
 _RANGE = re.compile(r"(\d{1,9})\.\.(\d{1,9})")
@@ -54,9 +56,8 @@ def net(
 
     network = read(source, framework.value if framework else None, _rank(sizes))
     out = sys.stdout
-    if sizes is None or ".." in sizes:
-        valid = tuple(solve.valid(network, axis) for axis in range(network.rank))
     if sizes is None:
+        valid = tuple(solve.valid(network, axis) for axis in range(network.rank))
         mirrors = tuple(m for axis in range(network.rank) for m in fix.mirrors(network, axis))
         render_valid(network, valid, mirrors, out, as_json=as_json)
         if any(not values.residues and not values.also for values in valid):
@@ -67,6 +68,7 @@ def net(
         if not all(ranges):
             raise DeconvError(f"--in takes sizes or ranges A..B, not both (got {sizes!r})")
         bounds = [(int(r[1]), int(r[2])) for r in ranges if r]
+        valid = tuple(solve.valid(network, axis) for axis in range(network.rank))
         render_range(network, valid, _spread(bounds, network.rank), out, as_json=as_json)
         return
     from deconv_cli.core import parse
@@ -83,7 +85,7 @@ def _rank(sizes: str | None) -> int | None:
     return None if sizes is None else sizes.count(",") + 1
 
 
-def _spread(values: list[int] | list[tuple[int, int]], rank: int) -> tuple:  # type: ignore[type-arg]
+def _spread(values: Sequence[T], rank: int) -> tuple[T, ...]:
     if len(values) == 1:
         return tuple(values) * rank
     if len(values) != rank:

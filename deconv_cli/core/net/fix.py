@@ -137,7 +137,7 @@ def reach(framework: str, transposed: Transposed, n: int, target: int) -> str | 
             base = rules.resolve(axis, Options(transposed.padding, 0)).output
         except DeconvError:
             return None
-        if gives(Options(transposed.padding, target - base)) and target >= base:
+        if target >= base and gives(Options(transposed.padding, target - base)):
             return f"output_padding={target - base}"
     if framework in ("tf", "onnx") and gives(Options(transposed.padding, output_shape=target)):
         return f"output_shape={target}"
@@ -351,6 +351,8 @@ def _mirror(
         m = max(part.low, 0)
         n_a, n_b = part.sizes[up.inputs[0]]
         setting = reach(framework, transposed, n_a * m + n_b, c * m + d) if a == c else None
+        if setting is not None and setting.startswith("output_shape="):
+            setting = f"output_shape={skip}.shape"  # a size, not a setting: it follows the skip
         groups.setdefault(setting, []).append(part)
         residue = (c * m + d) % transposed.stride if c % transposed.stride == 0 else -1
         by_skip.setdefault(residue, set()).add(setting)
@@ -360,17 +362,19 @@ def _mirror(
         return "no input size builds the layers before it", ways
     if len(sizes) == 1 and None not in sizes:
         return f"{next(iter(sizes))} matches {skip} for every {name} where the layers build", ways
-    never = f"; nothing matches for {sizes[None]}" if None in sizes else ""
-    listed = "; ".join(f"{key} for {text}" for key, text in sizes.items() if key is not None)
+    never = f"; nothing matches where {sizes[None]}" if None in sizes else ""
+    listed = "; ".join(f"{key} where {text}" for key, text in sizes.items() if key is not None)
     rule = _closed_form(by_skip, skip, transposed.stride)
+    if framework == "jax":
+        return f"jax has no output_padding: crop or pad to the size of {skip}", ways
+    if not listed:
+        return f"no setting of {up.name} matches {skip} for any {name} (their sizes grow apart)", ways
     if framework == "torch":
         return f"{rule or listed}: use forward(x, output_size={skip}.shape[2:]){never}", ways
     if framework == "tf":
         return f"{rule or listed}: pass output_shape from tf.shape({skip}){never}", ways
-    if framework in ("keras", "onnx"):
-        prefix = f"{rule}; " if rule else ""
-        return f"{prefix}{framework} fixes output_padding per layer: {listed}{never}", ways
-    return f"jax has no output_padding: crop or pad to the size of {skip}{never}", ways
+    prefix = f"{rule}; " if rule else ""  # keras and onnx
+    return f"{prefix}{framework} fixes output_padding per layer: {listed}{never}", ways
 
 
 def _closed_form(by_skip: dict[int, set[str | None]], skip: str, stride: int) -> str | None:

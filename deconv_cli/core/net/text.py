@@ -225,6 +225,11 @@ class _Builder:
             raise _LineError(f"{kind} needs a kernel size, like k=3")
         if kind in BARE and BARE[kind] not in values:
             raise _LineError(f"{kind} needs a value, like '{kind} 2'")
+        modes = set(values.get("padding", ())) & {"same", "valid", "same_lower", "same_upper"}
+        if modes and len(set(values["padding"])) > 1:
+            raise _LineError(
+                f"padding {params['padding']} mixes a mode with other values; a mode applies to every axis"
+            )
         axes, transposed = [], []
         for axis in range(self.rank):
             given = {key: spread[axis] for key, spread in values.items()}
