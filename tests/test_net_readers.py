@@ -154,6 +154,11 @@ def _with_layer(class_name: str, config: dict[str, Any]) -> dict[str, Any]:
     return model
 
 
+def _channels_first(model: dict[str, Any]) -> dict[str, Any]:
+    model["config"]["layers"][3]["config"]["axis"] = 1  # the join then reads the channels
+    return model
+
+
 @pytest.mark.parametrize(
     ("source", "message", "code"),
     [
@@ -176,6 +181,11 @@ def _with_layer(class_name: str, config: dict[str, Any]) -> dict[str, Any]:
             ExitCode.USAGE,
         ),
         (_with_layer("Concatenate", {"axis": 1}), r"joins along axis 1, a spatial axis", ExitCode.USAGE),
+        (
+            _channels_first(_with_layer("Dense", {"units": 4, "data_format": "channels_first"})),
+            r"layer 'odd' \(Dense\): deconv does not know how it changes spatial sizes",
+            ExitCode.USAGE,
+        ),
         (
             _with_layer(
                 "Conv2D", {"kernel_size": [3, 3], "data_format": "channels_first", "padding": "same"}

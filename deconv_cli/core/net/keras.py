@@ -276,7 +276,7 @@ def _node(
             raise DeconvError(f"layer {name!r} (Resizing) is 2-D in a network with {rank} spatial axes")
         sizes = [config["height"], config["width"]]
         return Node(name, "resize", inputs, axes(lambda a: layers.resize(sizes[a])), shown, "keras")
-    if cls in NEUTRAL:
+    if cls in NEUTRAL and not (channels_first and cls in ("Dense", "EinsumDense")):  # Dense: last axis
         return Node(name, "identity", inputs, (), shown, "keras")
     raise DeconvError(
         f"layer {name!r} ({cls}): deconv does not know how it changes spatial sizes; "
