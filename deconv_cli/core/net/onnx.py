@@ -129,7 +129,7 @@ class _Reader:
 
     def _name(self, node: Any, names: set[str]) -> str:
         """The node's scope (``/enc1/Conv`` -> ``enc1``) when unique, else its full name."""
-        full = str(node.name or node.output[0]).lstrip("/")
+        full = _scope(str(node.name or node.output[0]).lstrip("/"))
         short = full.removesuffix(f"/{node.op_type}")
         name = short if short and short not in names else full
         index = 1
@@ -411,6 +411,21 @@ class _Reader:
                 )
             maps[axis - 2] = layers.crop(start, 0 if end >= 2**31 else -end)
         return tuple(maps)
+
+
+def _scope(name: str) -> str:
+    """A torch export's scope with each ``nn.Sequential`` step written once.
+
+    >>> _scope("model/model.1/model/model.3/Conv")
+    'model.1/model.3/Conv'
+    """
+    parts: list[str] = []
+    for part in name.split("/"):
+        if parts and part.startswith(f"{parts[-1]}.") and part[len(parts[-1]) + 1 :].isdigit():
+            parts[-1] = part
+        else:
+            parts.append(part)
+    return "/".join(parts)
 
 
 def _fraction(scale: float) -> Fraction:
