@@ -162,12 +162,9 @@ def run(
     from deconv_cli.cli import render
 
     budget = parse.size(max_memory, "--max-memory")
-    if output in (None, stream.STDIO) and sys.stdout.isatty():
+    stdout = getattr(sys.stdout, "buffer", None)
+    if output in (None, stream.STDIO) and stdout is not None and stdout.isatty():
         raise DeconvError("refusing to write .npy bytes to a terminal; redirect stdout or give -o FILE")
-    sources = [("INPUT", "input", input_path), ("--weight", "weight", weight), ("--bias", "bias", bias)]
-    arrays = stream.read_all(sources, ("--output", output), sys.stdin.buffer)
-    from deconv_cli.arrays.execute import conv_transpose
-
     strides, dilations = parse.ints(stride, "--s"), parse.ints(dilation, "--d")
     paddings = parse.padding(padding)
     extra = None if output_padding is None else parse.ints(output_padding, "--op", minimum=0)
@@ -177,25 +174,35 @@ def run(
     named.update({"--op": extra} if extra is not None else {})
     named.update({"--output-shape": requested} if requested is not None else {})
     parse.broadcast(named)
-    with render.progress(sys.stderr.isatty()) as report:
-        result = conv_transpose(
-            arrays["input"],
-            arrays["weight"],
+    # every check before any work: the output first, then the headers, then the memory
+    with stream.Output(output, stdout) as target:
+        sources = [("INPUT", "input", input_path), ("--weight", "weight", weight), ("--bias", "bias", bias)]
+        opened = stream.open_all(sources, ("--output", output), getattr(sys.stdin, "buffer", None), budget)
+        from deconv_cli.arrays.execute import plan
+
+        job = plan(
+            opened["input"].shape,
+            opened["input"].dtype,
+            opened["weight"].shape,
+            opened["weight"].dtype,
+            opened["bias"].shape if "bias" in opened else None,
             stride=strides,
             dilation=dilations,
-            padding=[(p.begin, p.end) for p in paddings]
-            if paddings[0].mode == "explicit"
-            else paddings[0].mode,
+            padding=paddings[0].mode
+            if paddings[0].mode != "explicit"
+            else [(p.begin, p.end) for p in paddings],
             output_padding=extra,
             output_shape=requested,
             groups=groups,
-            bias=arrays.get("bias"),
             framework=framework.value,
             layout=layout.value if layout else None,
-            max_memory=budget,
-            progress=report,
+            cli_words=True,
         )
-    stream.write(result, output, sys.stdout.buffer)
+        job.check_memory(budget, "--max-memory", loaded=sum(p.nbytes for p in opened.values()))
+        arrays = {role: pending.load() for role, pending in opened.items()}
+        with render.progress(sys.stderr.isatty()) as report:
+            result = job.run(arrays["input"], arrays["weight"], arrays.get("bias"), budget, report)
+        target.commit(stream.save(result))
 
 
 @app.command()
