@@ -27,7 +27,7 @@ from deconv_cli.cli.app import (
 )
 from deconv_cli.core import parse
 from deconv_cli.core.frameworks import FRAMEWORKS
-from deconv_cli.errors import DeconvError
+from deconv_cli.errors import DeconvError, ExitCode
 
 
 @app.command()
@@ -236,6 +236,9 @@ def explain(
     svg: Annotated[
         str | None, typer.Option("--svg", help="Also save the picture as SVG to this file.")
     ] = None,
+    max_memory: Annotated[
+        str, typer.Option("--max-memory", help="Bound on the memory --values may take, e.g. 512M or 2G.")
+    ] = "1G",
 ) -> None:
     """Draw the layer: input, zeros inserted, edge padding and kernel window, the crop (1-D, 2-D).
 
@@ -249,8 +252,19 @@ def explain(
     axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
     report = core.layer(framework.value, axes, options)
     core.kernel(values, weight, ones)
+    budget = parse.size(max_memory, "--max-memory")
+    if svg is not None:
+        stream.Output(svg, None).discard()  # the picture's file can be written: checked before any work
     numbers = None
     if values is not None:
+        need = core.memory(report)
+        if need > budget:
+            raise DeconvError(
+                f"drawing the numbers of this layer takes about {stream.human(need)}, more than "
+                f"--max-memory {stream.human(budget)}; give --max-memory {-(-need // (1 << 20))}M or more, "
+                "or a smaller --in",
+                ExitCode.FAILURE,
+            )
         import numpy as np
 
         from deconv_cli.arrays.execute import full_result
@@ -258,7 +272,7 @@ def explain(
         sizes = tuple(a.n for a in axes)
         kernels = tuple(a.kernel_size for a in axes)
         sources = [("--values", "input", values), ("--weight", "weight", weight)]
-        arrays = stream.read_all(sources, ("--svg", svg), sys.stdin.buffer)
+        arrays = stream.read_all(sources, ("--svg", svg), getattr(sys.stdin, "buffer", None), budget - need)
         x, w = arrays["input"], arrays.get("weight", np.ones(kernels))
         full = full_result(
             x.reshape(core.layout(x.shape, sizes, framework.value, option="--values")),

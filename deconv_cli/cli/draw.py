@@ -160,11 +160,21 @@ def grid(stage: Stage, budget: int) -> Text:
     """
     from rich.text import Text
 
-    numbers = [_number(v) for row in stage.values or () for v in row]
+    rows = shown(len(stage.rows), GRID_ROWS)
+    widest = shown(len(stage.cols), max(7, budget // 3))  # the most a width of 1 would show
+    numbers = [
+        _number(stage.values[stage.rows[r].index][stage.cols[c].index])
+        for r in rows
+        for c in widest
+        if stage.values is not None
+        and r is not None
+        and c is not None
+        and stage.rows[r].kind == stage.cols[c].kind == "value"
+    ]
     width = max(map(len, numbers), default=1)
     columns = shown(len(stage.cols), max(7, budget // (width + 2)))
     text = Text()
-    for r in shown(len(stage.rows), GRID_ROWS):
+    for r in rows:
         for c in columns:
             if r is None or c is None:
                 dots = "⋱" if r is None and c is None else "⋮" if r is None else "…"
@@ -173,10 +183,10 @@ def grid(stage: Stage, budget: int) -> Text:
             row, col = stage.rows[r], stage.cols[c]
             cell, style = _cell(stage, row, col)
             text.append(("[{}]" if row.window and col.window else " {} ").format(cell.rjust(width)), style)
-        if any(p.mark for p in stage.rows):
+        if stage.rows.marked:
             text.append(" " + (" " if r is None else MARKS[stage.rows[r].mark]), "red")
         text.append("\n")
-    if any(p.mark for p in stage.cols):
+    if stage.cols.marked:
         marks = (" " if c is None else MARKS[stage.cols[c].mark] for c in columns)
         text.append("".join(mark.center(width + 2) for mark in marks), "red")
     text.rstrip()
