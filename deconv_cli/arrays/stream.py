@@ -306,13 +306,17 @@ class Output:
         self.handle: int | None = None
         if path is None or path == STDIO:
             return
-        self.target = Path(os.path.realpath(path))  # a symlink survives: its target is replaced
         try:
-            info = os.stat(self.target)
+            info: os.stat_result | None = os.stat(path)
         except FileNotFoundError:
             info = None
         except OSError as error:
+            self.target = Path(path)
             raise self._failure(error) from None
+        # a regular file behind symlinks is replaced, so the links survive; a special file
+        # (a FIFO, a device, a shell's /dev/fd/N) is written in place, through its own name
+        regular = info is None or stat.S_ISREG(info.st_mode)
+        self.target = Path(os.path.realpath(path) if regular else path)
         if info is not None and stat.S_ISDIR(info.st_mode):
             raise DeconvError(f"cannot write {path!r}: it is a directory", ExitCode.FAILURE)
         if info is not None and not stat.S_ISREG(info.st_mode):
@@ -363,7 +367,7 @@ class Output:
             else:
                 with os.fdopen(self.handle, "wb") as file:
                     self.handle = None
-                    put(file)
+                    put(_Sequential(file))  # type: ignore[arg-type]
                 assert self.temporary is not None
                 os.replace(self.temporary, self.target)
                 self.temporary = None
@@ -386,7 +390,8 @@ class Output:
 
 class _Sequential:
     """A file seen only through ``write``: numpy then writes in chunks instead of asking
-    for a file position, which pipes, FIFOs and devices do not have."""
+    for a file position (which pipes, FIFOs and devices do not have), and a failed write
+    says why (``File too large``, ``No space left on device``)."""
 
     def __init__(self, file: BinaryIO) -> None:
         self.file = file

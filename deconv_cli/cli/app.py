@@ -89,6 +89,8 @@ class _Group(TyperGroup):
             if not message:  # no arguments: the help was the answer
                 sys.exit(getattr(error, "exit_code", 2))
             _fail(f"{message} (see '{hint} --help')", getattr(error, "exit_code", 2))
+        except MemoryError:
+            _fail("out of memory: lower --max-memory, or free memory for deconv", ExitCode.FAILURE)
         except OSError as error:  # writing stdout: full, closed, gone
             _fail(f"cannot write stdout: {error.strerror or error}", ExitCode.FAILURE)
         except (KeyboardInterrupt, typer.Abort):
@@ -151,6 +153,7 @@ def main() -> None:
     SIGTERM and SIGHUP unwind first, so no temporary file is left, then end it the same way.
     """
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past a file size limit: an error (EFBIG), not death
     for number in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, _terminate)
     for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
