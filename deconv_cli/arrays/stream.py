@@ -237,12 +237,23 @@ def _header(file: BinaryIO, what: str) -> tuple[tuple[int, ...], np.dtype[Any], 
     return shape, dtype, fortran
 
 
+class Opened(dict[str, Pending]):
+    """The arrays ``open_all`` opened, keyed by role; ``with`` closes them all."""
+
+    def __enter__(self) -> Opened:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        for pending in self.values():
+            pending.close()
+
+
 def open_all(
     sources: Sequence[tuple[str, str, str | None]],
     output: tuple[str, str | None],
     stdin: BinaryIO | None,
     limit: int | None = None,
-) -> dict[str, Pending]:
+) -> Opened:
     """Open every (option, role, path) given, keyed by role, after refusing what would
     lose data: two of them on stdin, or ``output`` = (option, path) naming one of them.
 
@@ -258,14 +269,13 @@ def open_all(
     for _, role, path in given:
         if target is not None and same_file(target, path):
             raise DeconvError(f"{target_option} {target!r} is the {role} file; write the result elsewhere")
-    opened: dict[str, Pending] = {}
+    opened = Opened()
     try:
         for _, role, path in given:
             left = None if limit is None else limit - sum(p.nbytes for p in opened.values())
             opened[role] = open_npy(path, role, stdin, left)
     except BaseException:
-        for pending in opened.values():
-            pending.close()
+        opened.__exit__(None, None, None)
         raise
     return opened
 
@@ -277,12 +287,8 @@ def read_all(
     limit: int | None = None,
 ) -> dict[str, npt.NDArray[Any]]:
     """``open_all``, then every array loaded."""
-    opened = open_all(sources, output, stdin, limit)
-    try:
+    with open_all(sources, output, stdin, limit) as opened:
         return {role: pending.load() for role, pending in opened.items()}
-    finally:
-        for pending in opened.values():
-            pending.close()
 
 
 def read(path: str, role: str, stdin: BinaryIO | None) -> npt.NDArray[Any]:

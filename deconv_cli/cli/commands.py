@@ -177,31 +177,32 @@ def run(
     # every check before any work: the output first, then the headers, then the memory
     with stream.Output(output, stdout) as target:
         sources = [("INPUT", "input", input_path), ("--weight", "weight", weight), ("--bias", "bias", bias)]
-        opened = stream.open_all(sources, ("--output", output), getattr(sys.stdin, "buffer", None), budget)
-        from deconv_cli.arrays.execute import plan
+        stdin = getattr(sys.stdin, "buffer", None)
+        with stream.open_all(sources, ("--output", output), stdin, budget) as opened:
+            from deconv_cli.arrays.execute import plan
 
-        job = plan(
-            opened["input"].shape,
-            opened["input"].dtype,
-            opened["weight"].shape,
-            opened["weight"].dtype,
-            opened["bias"].shape if "bias" in opened else None,
-            stride=strides,
-            dilation=dilations,
-            padding=paddings[0].mode
-            if paddings[0].mode != "explicit"
-            else [(p.begin, p.end) for p in paddings],
-            output_padding=extra,
-            output_shape=requested,
-            groups=groups,
-            framework=framework.value,
-            layout=layout.value if layout else None,
-            cli_words=True,
-        )
-        job.check_memory(budget, "--max-memory", loaded=sum(p.nbytes for p in opened.values()))
-        arrays = {role: pending.load() for role, pending in opened.items()}
-        with render.progress(sys.stderr.isatty()) as report:
-            result = job.run(arrays["input"], arrays["weight"], arrays.get("bias"), budget, report)
+            job = plan(
+                opened["input"].shape,
+                opened["input"].dtype,
+                opened["weight"].shape,
+                opened["weight"].dtype,
+                opened["bias"].shape if "bias" in opened else None,
+                stride=strides,
+                dilation=dilations,
+                padding=paddings[0].mode
+                if paddings[0].mode != "explicit"
+                else [(p.begin, p.end) for p in paddings],
+                output_padding=extra,
+                output_shape=requested,
+                groups=groups,
+                framework=framework.value,
+                layout=layout.value if layout else None,
+                cli_words=True,
+            )
+            job.check_memory(budget, "--max-memory", loaded=sum(p.nbytes for p in opened.values()))
+            arrays = {role: pending.load() for role, pending in opened.items()}
+            with render.progress(sys.stderr.isatty()) as report:
+                result = job.run(arrays["input"], arrays["weight"], arrays.get("bias"), budget, report)
         target.commit(stream.save(result))
 
 
