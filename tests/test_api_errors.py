@@ -173,3 +173,35 @@ def test_huge_strides_and_dilations_compute_only_what_the_output_holds(stride, d
             if 0 <= t < length:
                 expected[0, t] += x[0, i] @ w[2 - j]
     assert_allclose(y, expected, strict=True)
+
+
+@pytest.mark.parametrize(
+    ("x_shape", "w_shape", "options"),
+    [
+        ((2, 4, 5), (4, 3, 3), {"stride": 2, "padding": 1, "output_padding": 1}),
+        (
+            (1, 4, 5, 3),
+            (4, 2, 2, 3),
+            {"stride": (3, 1), "dilation": (1, 2), "groups": 2, "bias": np.arange(4.0)},
+        ),
+        (
+            (1, 2, 3, 2, 2),
+            (2, 1, 2, 1, 3),
+            {"stride": 2, "padding": [(0, 1), (1, 0), (2, 2)], "framework": "onnx"},
+        ),
+        ((3, 5, 2), (3, 2, 4), {"stride": 3, "padding": [(-2, 4)], "framework": "jax"}),
+        (
+            (1, 2, 6),
+            (2, 2, 2),
+            {"stride": 1, "padding": "same", "framework": "tf", "layout": "channels_first"},
+        ),
+    ],
+)
+def test_the_tap_by_tap_path_equals_the_engine(monkeypatch, x_shape, w_shape, options):
+    from deconv_cli.arrays import execute
+
+    rng = np.random.default_rng(3)
+    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
+    expected = conv_transpose(x, w, **options)
+    monkeypatch.setattr(execute, "ENGINE_LIMIT", 0)
+    assert_allclose(conv_transpose(x, w, **options), expected, rtol=1e-12, atol=1e-12, strict=True)

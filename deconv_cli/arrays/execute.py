@@ -165,11 +165,16 @@ def plan_full(
 
 
 def _api_words(message: str) -> str:
-    """``use --op 1`` as ``use output_padding=1``: the API's parameters, not the command's options."""
+    """``use --op 1`` as ``use output_padding=1``: the API's parameters, not the command's options.
+
+    >>> _api_words("use --s 1 or --d 1; give --output-shape in [5, 6], or --framework onnx")
+    "use stride=1 or dilation=1; give output_shape in [5, 6], or framework='onnx'"
+    """
 
     def name(match: re.Match[str]) -> str:
         return _OPTIONS[match[1]] + ("" if match[2] is None else f"={match[2]}")
 
+    message = re.sub(r"--framework (\w+)", r"framework='\1'", message)
     return re.sub(r"--(op|output-shape|s|d)\b(?: (\d+)\b)?", name, message)
 
 
