@@ -355,3 +355,42 @@ def test_signals_mid_run_remove_the_temporary_file_and_keep_the_old_output(work,
         assert stderr == b"\ndeconv: error: interrupted\n" or stderr == b"deconv: error: interrupted\n"
     else:
         assert stderr == b""
+
+
+# bounded work: parameters' values cost nothing
+
+
+@pytest.mark.parametrize(
+    ("args", "stdout"),
+    [
+        (
+            "--k 1000000 --s 999999",
+            "uneven: taps per position 2 at 1 positions, 1 at 999998 (max/min 2.0); "
+            "even alternatives: k=999999, k=1999998\n",
+        ),
+        (
+            "--k 3 --s 100000000",
+            "uneven: taps per position 1 at 3 positions, 0 at 99999997 "
+            "(holes: 99999997 of 100000000 positions get no tap); even alternatives: k=100000000\n",
+        ),
+    ],
+)
+def test_overlap_of_huge_strides_answers_at_once(work, args, stdout):
+    start = time.monotonic()
+    result = deconv("overlap", *args.split(), cwd=work)
+    assert (result.returncode, result.stdout.decode(), result.stderr) == (0, stdout, b"")
+    assert time.monotonic() - start < LIMIT / 4
+
+
+def test_explains_stages_of_a_huge_stride_are_made_on_demand():
+    from deconv_cli.core.explain import full, inserted, padded
+    from deconv_cli.core.geometry import Axis, Layer, Steps
+
+    axis = Axis(3, 3, 999_999_999)
+    steps = Steps.of(axis, Layer.crop(axis, 1, 1))
+    start = time.monotonic()
+    lengths = [len(stage(steps)) for stage in (inserted, padded, full)]
+    assert lengths == [1_999_999_999, 2_000_000_001, 2_000_000_001]
+    assert padded(steps)[2].kind == "value"
+    assert full(steps)[-1].mark == "cut"
+    assert time.monotonic() - start < 1

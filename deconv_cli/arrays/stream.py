@@ -18,7 +18,6 @@ import math
 import os
 import stat
 import struct
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -332,6 +331,8 @@ class Output:
         if info is not None and not os.access(self.target, os.W_OK):
             raise DeconvError(f"cannot write {path!r}: Permission denied (it is read-only)", ExitCode.FAILURE)
         mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
+        import tempfile  # here: overlap and explain load this module, and rarely write
+
         try:
             # a short fixed name: a target near NAME_MAX must not make it too long
             self.handle, self.temporary = tempfile.mkstemp(
