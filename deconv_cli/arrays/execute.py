@@ -9,7 +9,6 @@ and the engine's ``(N, C, *spatial)`` / ``(C_in, C_out/groups, *k)`` layout.
 
 from __future__ import annotations
 
-import itertools
 import math
 import operator
 import os
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from deconv_cli.arrays import engine
+from deconv_cli.arrays import engine, taps
 from deconv_cli.arrays.stream import check_dtype, human
 from deconv_cli.core.frameworks import FRAMEWORKS, Framework
 from deconv_cli.core.geometry import Axis, Options, Padding
@@ -408,7 +407,7 @@ class Job:
             budget = max(1, max_memory - fixed)
         with np.errstate(all="ignore"):  # NaN and inf propagate as in the frameworks, silently
             if self.sparse:
-                out = _sparse(data, weight, self, shift)
+                out = taps.conv_transpose(data, weight, self.axes, self.crop, self.groups, shift)
                 if progress is not None:
                     progress(self.batch, self.batch)
             else:
@@ -449,39 +448,6 @@ def _physical_memory() -> int:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError):  # not on this system: no bound
         return 1 << 62
-
-
-def _sparse(
-    x: npt.NDArray[Any], w: npt.NDArray[Any], job: Job, bias: npt.NDArray[Any] | None
-) -> npt.NDArray[Any]:
-    """The transposed conv tap by tap, ``out[i*s + j*d - begin] += x[i] @ w[j]``, as strided slices.
-
-    Its work is (kernel taps) x (inputs each reaches inside the output): bounded by the
-    data whatever the stride, dilation or crop.
-    """
-    lengths = job.lengths
-    out = np.zeros((x.shape[0], job.out_channels, *lengths), dtype=x.dtype)
-    if bias is not None:
-        out += bias.reshape(-1, *(1,) * len(lengths))
-    cig, cog = job.in_channels // job.groups, job.out_channels // job.groups
-    for taps in itertools.product(*(range(a.kernel_size) for a in job.axes)):
-        sources, targets = [], []
-        for a, j, (begin, _), length in zip(job.axes, taps, job.crop, lengths, strict=True):
-            offset = j * a.dilation - begin  # input i lands on output i*s + offset
-            first = max(0, -(offset // a.stride))
-            last = min(a.n, (length - 1 - offset) // a.stride + 1)
-            if last <= first:
-                break
-            sources.append(slice(first, last))
-            targets.append(slice(first * a.stride + offset, (last - 1) * a.stride + offset + 1, a.stride))
-        else:
-            for g in range(job.groups):
-                xs = x[(slice(None), slice(g * cig, (g + 1) * cig), *sources)]
-                tap: tuple[Any, ...] = (slice(g * cig, (g + 1) * cig), slice(None), *taps)
-                wk = w[tap]
-                part = np.moveaxis(np.tensordot(xs, wk, axes=([1], [0])), -1, 1)
-                out[(slice(None), slice(g * cog, (g + 1) * cog), *targets)] += part
-    return out
 
 
 def _framework(name: object) -> Framework:
