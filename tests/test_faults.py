@@ -306,6 +306,7 @@ def test_an_address_space_limit_fails_in_one_line(work):
         "64G",
         cwd=work,
         preexec_fn=_limit(resource.RLIMIT_AS, 1 << 30),
+        env={**os.environ, "OPENBLAS_NUM_THREADS": "1"},  # many BLAS threads' buffers would not fit
     )
     assert result.returncode == 1
     one_line(result.stderr, "out of memory")
