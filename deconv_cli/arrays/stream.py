@@ -13,7 +13,6 @@ place. ``Output.open`` does every check, and creates the temporary file, before 
 
 from __future__ import annotations
 
-import ast
 import math
 import os
 import stat
@@ -182,6 +181,8 @@ def open_npy(path: str, role: str, stdin: BinaryIO | None, limit: int | None = N
 
 def _header(file: BinaryIO, what: str) -> tuple[tuple[int, ...], np.dtype[Any], bool]:
     """(shape, dtype, fortran order) from a .npy header, or a one-line reason it is not one."""
+    import ast  # here: overlap and explain load this module, and read no header
+
     import numpy as np
 
     start = _exactly(file, 8)
