@@ -327,8 +327,7 @@ def test_unreadable_files_exit_1_with_one_line(option, role, tmp_path, monkeypat
     ) == (
         1,
         "",
-        f"deconv: error: {role} 'bad.npy' is not a readable .npy array "
-        "(we only support format version (1,0), (2,0), and (3,0), not (32, 103))\n",
+        f"deconv: error: {role} 'bad.npy' has .npy format version 32.103; only 1.0, 2.0 and 3.0 exist\n",
     )
 
 

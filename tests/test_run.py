@@ -93,8 +93,8 @@ def test_groups_keep_channel_groups_apart():
             {"x": np.ones((1, 2, 3)), "w": np.ones((3, 1, 2))},
             r"input has 2 channels but the weight expects C_in = 3",
         ),
-        ({"x": np.ones((3,)), "w": np.ones((1, 1, 2))}, r"input must have 3 dimensions"),
-        ({"x": np.ones((1, 1, 3)), "w": np.ones((2,))}, r"weight must have 3, 4 or 5 dimensions"),
+        ({"x": np.ones((3,)), "w": np.ones((1, 1, 2))}, r"x must have 3 dimensions"),
+        ({"x": np.ones((1, 1, 3)), "w": np.ones((2,))}, r"w must have 3, 4 or 5 dimensions"),
         (
             {"x": np.ones((1, 3, 3)), "w": np.ones((3, 1, 2)), "groups": 2},
             r"C_in = 3 must be divisible by groups = 2",
@@ -113,7 +113,7 @@ def test_groups_keep_channel_groups_apart():
         ),
         (
             {"x": np.ones((1, 1, 3), dtype=complex), "w": np.ones((1, 1, 2))},
-            r"real numbers \(got dtype complex128\)",
+            r"x has dtype complex128; only real numbers are supported",
         ),
         (
             {"x": np.ones((1, 1, 3)), "w": np.ones((1, 1, 2)), "framework": "caffe"},
@@ -227,10 +227,13 @@ def _pickled() -> bytes:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (npy(np.ones((1, 5, 5, 3)))[:-7], b"is not a readable .npy array"),
-        (b"not an array at all", b"is not a readable .npy array"),
+        (
+            npy(np.ones((1, 5, 5, 3)))[:-7],
+            b"is truncated: its header declares 600 bytes of data, it holds 593",
+        ),
+        (b"not an array at all", b"is not a .npy file (it does not start with numpy's .npy signature)"),
         (b"", b"is empty: expected a .npy array"),
-        (_pickled(), b"is not a readable .npy array"),
+        (_pickled(), b"holds Python objects (dtype object)"),
         (npy(np.ones((1, 5, 5, 3), dtype=complex)), b"has dtype complex128; only real numbers"),
         (npy(np.array(["a", "b"])), b"has dtype <U1; only real numbers"),
         (npy(np.zeros((0, 5, 5, 3))), b"is empty (shape (0, 5, 5, 3))"),

@@ -1,24 +1,30 @@
 """``conv_transpose``: run a transposed convolution on numpy arrays exactly as a framework does.
 
 The framework's rules (``frameworks``) give the crop of every axis; this module
-only moves axes between the framework's layouts and the engine's
-``(N, C, *spatial)`` / ``(C_in, C_out/groups, *k)`` layout.
+checks every argument (one ``DeconvError`` for anything hostile), plans the run from
+shapes and dtypes alone (so the command can refuse a run that would not fit in
+memory before reading its arrays), and moves axes between the framework's layouts
+and the engine's ``(N, C, *spatial)`` / ``(C_in, C_out/groups, *k)`` layout.
 """
 
 from __future__ import annotations
 
+import math
+import operator
+import os
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from deconv_cli.arrays import engine
-from deconv_cli.arrays.stream import REAL_KINDS
+from deconv_cli.arrays import engine, taps
+from deconv_cli.arrays.stream import check_dtype, human
 from deconv_cli.core.frameworks import DATA_SHAPES, FRAMEWORKS, WEIGHT_SHAPES, Framework
 from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.core.parse import MODES, spread
-from deconv_cli.errors import DeconvError
+from deconv_cli.errors import DeconvError, ExitCode
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -26,6 +32,14 @@ if TYPE_CHECKING:
 Layout = Literal["channels_first", "channels_last"]
 PaddingArg = int | str | Sequence[int | tuple[int, int]]
 IntArg = int | Sequence[int]
+
+#: strides, dilations and crops beyond this run tap by tap (``_sparse``): the engine's
+#: plans loop over the phases of the stride and the span of the dilated kernel
+ENGINE_LIMIT = 4096
+#: kernel-sized rearrangements of the weight the engine may hold at once
+WEIGHT_COPIES = 4
+#: the option each API parameter is given by on the command line, for messages
+_OPTIONS = {"op": "output_padding", "output-shape": "output_shape", "s": "stride", "d": "dilation"}
 
 
 def conv_transpose(
@@ -50,16 +64,34 @@ def conv_transpose(
     ``framework.weight_layout``; ``layout`` overrides the data layout); ``x`` may lack
     the batch axis. ``padding`` is ``"valid"``, ``"same"``, ``"same_lower"``, a crop per
     axis (int), or ``(begin, end)`` pairs. ``output_padding=None`` means not given,
-    which Keras treats differently from 0. float16 is computed in float32 and
-    returned as float16; integers become float32.
+    which Keras treats differently from 0. Floats keep their dtype (float16 is computed
+    in float32); integers and booleans become float32. ``max_memory`` (bytes) bounds the
+    whole run, ``x`` and ``w`` and the result included; without it, a result larger than
+    this machine's memory is refused.
 
     >>> conv_transpose([[[1.0, 2.0]]], [[[1.0, 1.0, 1.0]]], stride=2).tolist()
     [[[1.0, 1.0, 3.0, 2.0, 2.0]]]
     """
-    rules = _framework(framework)
-    job = _Job.of(x, w, rules, stride, dilation, groups, bias, layout)
-    layers = rules.layers(job.axes, _options(padding, output_padding, output_shape, len(job.axes)))
-    return job.run(tuple((layer.begin, layer.end) for layer in layers), max_memory, progress)
+    data, kernel, shift = _array(x, "x"), _array(w, "w"), None if bias is None else _array(bias, "bias")
+    if progress is not None and not callable(progress):
+        raise DeconvError(f"progress must be a function of (done, total) or None (got {progress!r})")
+    job = plan(
+        data.shape,
+        data.dtype,
+        kernel.shape,
+        kernel.dtype,
+        None if shift is None else shift.shape,
+        stride=stride,
+        padding=padding,
+        output_padding=output_padding,
+        dilation=dilation,
+        groups=groups,
+        framework=framework,
+        output_shape=output_shape,
+        layout=layout,
+    )
+    job.check_memory(_budget(max_memory, "max_memory"), "max_memory", loaded=_loaded(data, kernel, shift))
+    return job.run(data, kernel, shift, max_memory, progress)
 
 
 def full_result(
@@ -70,136 +102,374 @@ def full_result(
     dilation: IntArg = 1,
     framework: str = "torch",
     layout: Layout | None = None,
+    max_memory: int | None = None,
 ) -> npt.NDArray[np.generic]:
     """The uncropped result every framework crops, in ``framework``'s layouts.
 
     >>> full_result([[[1.0, 2.0]]], [[[1.0, 1.0, 1.0]]], stride=2).tolist()
     [[[1.0, 1.0, 3.0, 2.0, 2.0]]]
     """
-    job = _Job.of(x, w, _framework(framework), stride, dilation, 1, None, layout)
-    return job.run(((0, 0),) * len(job.axes), None, None)
+    data, kernel = _array(x, "x"), _array(w, "w")
+    job = plan_full(data.shape, data.dtype, kernel.shape, kernel.dtype, stride, dilation, framework, layout)
+    job.check_memory(_budget(max_memory, "max_memory"), "max_memory", loaded=_loaded(data, kernel, None))
+    return job.run(data, kernel, None, max_memory, None)
+
+
+def plan(
+    x_shape: tuple[int, ...],
+    x_dtype: np.dtype[Any],
+    w_shape: tuple[int, ...],
+    w_dtype: np.dtype[Any],
+    bias_shape: tuple[int, ...] | None = None,
+    *,
+    stride: IntArg = 1,
+    padding: PaddingArg = 0,
+    output_padding: IntArg | None = None,
+    dilation: IntArg = 1,
+    groups: int = 1,
+    framework: str = "torch",
+    output_shape: IntArg | None = None,
+    layout: Layout | None = None,
+    cli_words: bool = False,
+) -> Job:
+    """The run ``conv_transpose`` would do on arrays of these shapes and dtypes, every argument checked.
+
+    Messages name the API's parameters (``output_padding``), or with ``cli_words`` the command's (``--op``).
+    """
+    rules = _framework(framework)
+    job = Job.of(x_shape, x_dtype, w_shape, w_dtype, bias_shape, rules, stride, dilation, groups, layout)
+    options = _options(padding, output_padding, output_shape, len(job.axes))
+    try:
+        layers = rules.layers(job.axes, options)
+    except DeconvError as error:  # the core words its hints for the command line
+        if cli_words:
+            raise
+        raise DeconvError(_api_words(str(error)), error.exit_code) from None
+    return job.cropped(tuple((layer.begin, layer.end) for layer in layers))
+
+
+def plan_full(
+    x_shape: tuple[int, ...],
+    x_dtype: np.dtype[Any],
+    w_shape: tuple[int, ...],
+    w_dtype: np.dtype[Any],
+    stride: IntArg = 1,
+    dilation: IntArg = 1,
+    framework: str = "torch",
+    layout: Layout | None = None,
+) -> Job:
+    """``plan`` of the uncropped result (``full_result``)."""
+    job = Job.of(x_shape, x_dtype, w_shape, w_dtype, None, _framework(framework), stride, dilation, 1, layout)
+    return job.cropped(((0, 0),) * len(job.axes))
+
+
+def _api_words(message: str) -> str:
+    """``use --op 1`` as ``use output_padding=1``: the API's parameters, not the command's options.
+
+    >>> _api_words("use --s 1 or --d 1; give --output-shape in [5, 6], or --framework onnx")
+    "use stride=1 or dilation=1; give output_shape in [5, 6], or framework='onnx'"
+    """
+
+    def name(match: re.Match[str]) -> str:
+        return _OPTIONS[match[1]] + ("" if match[2] is None else f"={match[2]}")
+
+    message = re.sub(r"--framework (\w+)", r"framework='\1'", message)
+    return re.sub(r"--(op|output-shape|s|d)\b(?: (\d+)\b)?", name, message)
+
+
+def _array(value: object, name: str) -> npt.NDArray[Any]:
+    """``value`` as an array of real numbers, or the error."""
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError, OverflowError, MemoryError) as error:
+        raise DeconvError(f"{name} must be an array of real numbers ({str(error).splitlines()[0]})") from None
+    try:
+        check_dtype(array.dtype, name)
+    except DeconvError as error:
+        raise DeconvError(str(error)) from None  # a bad argument, not a bad file
+    if array.size == 0:
+        raise DeconvError(f"{name} must not be empty (got shape {array.shape})")
+    return array
+
+
+def _loaded(*arrays: npt.NDArray[Any] | None) -> int:
+    return sum(a.nbytes for a in arrays if a is not None)
+
+
+def _budget(value: object, name: str) -> int | None:
+    if value is None:
+        return None
+    if not _is_int(value) or _index(value) < 1:
+        raise DeconvError(f"{name} must be a positive number of bytes or None (got {value!r})")
+    return _index(value)
+
+
+def _is_int(value: object) -> bool:
+    """Python and numpy integers; not bools, which are ints by accident."""
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def _index(value: object) -> int:
+    return operator.index(value)  # type: ignore[arg-type]
+
+
+def _int(value: object, name: str, minimum: int) -> int:
+    if not _is_int(value) or _index(value) < minimum:
+        raise DeconvError(f"{name} must be an int >= {minimum} (got {value!r})")
+    return _index(value)
+
+
+def _ints(value: object, rank: int, name: str, minimum: int) -> tuple[int, ...]:
+    """One int, or one per axis: ``name`` must be ... (got ...)."""
+    items = (value,) if _is_int(value) else _sequence(value)
+    if items is None or len(items) not in (1, rank) or not all(_is_int(v) and v >= minimum for v in items):  # type: ignore[operator]
+        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
+        raise DeconvError(f"{name} must be {kind} or {rank} of them (got {value!r})")
+    return spread(tuple(_index(v) for v in items), rank)
+
+
+def _sequence(value: object) -> tuple[object, ...] | None:
+    """A list, tuple or 1-D array as a tuple; None for anything else (strings included)."""
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return tuple(value.tolist())
+    return None
 
 
 @dataclass(frozen=True)
-class _Job:
-    """Arrays checked and moved to the engine's layout, and how to move the result back."""
+class Job:
+    """A run decided by shapes and dtypes alone: the engine's layout, the crop, the result's
+    shape and dtype, the memory it needs; ``run`` then takes the arrays."""
 
-    data: npt.NDArray[Any]  # (N, C_in, *spatial)
-    weight: npt.NDArray[Any]  # (C_in, C_out/groups, *k)
-    bias: npt.NDArray[Any] | None
     axes: tuple[Axis, ...]
+    crop: tuple[tuple[int, int], ...]
+    rules: Framework
     groups: int
     channels_last: bool
     unbatched: bool
-    dtype: np.dtype[np.generic]
+    batch: int
+    in_channels: int
+    out_channels: int
+    x_dtype: np.dtype[Any]
+    dtype: np.dtype[Any]  # the result's
+    compute: np.dtype[Any]  # the engine's: native float32 or float64
 
     @classmethod
     def of(
         cls,
-        x: npt.ArrayLike,
-        w: npt.ArrayLike,
+        x_shape: tuple[int, ...],
+        x_dtype: np.dtype[Any],
+        w_shape: tuple[int, ...],
+        w_dtype: np.dtype[Any],
+        bias_shape: tuple[int, ...] | None,
         rules: Framework,
         stride: IntArg,
         dilation: IntArg,
-        groups: int,
-        bias: npt.ArrayLike | None,
-        layout: Layout | None,
-    ) -> _Job:
-        data, kernel = np.asarray(x), np.asarray(w)
-        # the messages name the layouts in use: the framework's, or --layout's for the data
-        if kernel.ndim not in (3, 4, 5):
+        groups: object,
+        layout: object,
+    ) -> Job:
+        # the messages name the layouts in use: the framework's, or the layout argument's for x
+        if len(w_shape) not in (3, 4, 5):
             raise DeconvError(
-                f"weight must have 3, 4 or 5 dimensions: {rules.name}'s "
-                f"{WEIGHT_SHAPES[rules.weight_layout]}, with 1-3 kernel axes (got shape {kernel.shape})"
+                f"w must have 3, 4 or 5 dimensions: {rules.name}'s {WEIGHT_SHAPES[rules.weight_layout]}, "
+                f"with 1-3 kernel axes (got shape {w_shape})"
             )
-        rank = kernel.ndim - 2
+        rank = len(w_shape) - 2
+        if layout not in (None, "channels_first", "channels_last"):
+            raise DeconvError(f"layout must be 'channels_first', 'channels_last' or None (got {layout!r})")
         channels_last = rules.channels_last if layout is None else layout == "channels_last"
-        if data.ndim not in (rank + 1, rank + 2):
+        if len(x_shape) not in (rank + 1, rank + 2):
             raise DeconvError(
-                f"input must have {rank + 2} dimensions {DATA_SHAPES[channels_last]} with {rank} spatial, "
-                f"or {rank + 1} without the batch N, to match a {rank}-D weight of shape {kernel.shape} "
-                f"(got {data.shape})"
+                f"x must have {rank + 2} dimensions {DATA_SHAPES[channels_last]} with {rank} spatial, "
+                f"or {rank + 1} without the batch N, to match a {rank}-D weight of shape {w_shape} "
+                f"(got {x_shape})"
             )
-        unbatched = data.ndim == rank + 1
-        result_dtype, compute_dtype = _dtypes(data.dtype, kernel.dtype)
-        # one copy each, in the engine's layout and dtype (the engine then copies nothing)
-        nc = np.ascontiguousarray(
-            _to_channels_first(data[None] if unbatched else data, channels_last), dtype=compute_dtype
+        count = _int(groups, "groups", 1)
+        unbatched = len(x_shape) == rank + 1
+        shape = (1, *x_shape) if unbatched else x_shape
+        batch, channels, spatial = (
+            (shape[0], shape[-1], shape[1:-1]) if channels_last else (shape[0], shape[1], shape[2:])
         )
-        torch_weight = np.ascontiguousarray(_to_torch_weight(kernel, rules), dtype=compute_dtype)
-        in_channels, out_per_group = torch_weight.shape[:2]
-        _check_channels(nc.shape[1], in_channels, groups, rules)
-        shift = None
-        if bias is not None:
-            shift = np.asarray(bias).astype(compute_dtype, copy=False)
-            if shift.shape != (out_per_group * groups,):
-                raise DeconvError(
-                    f"bias must have shape ({out_per_group * groups},) = C_out (got {shift.shape})"
-                )
+        in_channels, out_per_group, kernel = _torch_weight_shape(w_shape, rules)
+        _check_channels(channels, in_channels, count, rules)
+        if bias_shape is not None and bias_shape != (out_per_group * count,):
+            raise DeconvError(f"bias must have shape ({out_per_group * count},) = C_out (got {bias_shape})")
+        result, compute = _dtypes(x_dtype, w_dtype)
         axes = tuple(
             Axis(n, k, s, d)
             for n, k, s, d in zip(
-                nc.shape[2:],
-                torch_weight.shape[2:],
-                _per_axis(stride, rank, "stride"),
-                _per_axis(dilation, rank, "dilation"),
+                spatial,
+                kernel,
+                _ints(stride, rank, "stride", 1),
+                _ints(dilation, rank, "dilation", 1),
                 strict=True,
             )
         )
-        return cls(nc, torch_weight, shift, axes, groups, channels_last, unbatched, result_dtype)
+        return cls(
+            axes, (), rules, count, channels_last, unbatched, batch, in_channels,
+            out_per_group * count, x_dtype, result, compute,
+        )  # fmt: skip
+
+    def cropped(self, crop: tuple[tuple[int, int], ...]) -> Job:
+        return replace(self, crop=crop)
+
+    @property
+    def lengths(self) -> tuple[int, ...]:
+        return tuple(a.full - begin - end for a, (begin, end) in zip(self.axes, self.crop, strict=True))
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The result's shape, in the framework's layout."""
+        channels = (self.out_channels,)
+        spatial = self.lengths
+        shape = (self.batch, *spatial, *channels) if self.channels_last else (self.batch, *channels, *spatial)
+        return shape[1:] if self.unbatched else shape
+
+    @property
+    def sparse(self) -> bool:
+        """Whether the stride, dilation or crop is too large for the engine's plans."""
+        return any(
+            max(a.stride, a.dilation, abs(begin), abs(end)) > ENGINE_LIMIT
+            for a, (begin, end) in zip(self.axes, self.crop, strict=True)
+        )
+
+    def memory(self, loaded: int) -> tuple[int, int]:
+        """(bytes without the engine's scratch, scratch bytes of one sample) beyond ``loaded``.
+
+        Counted: the input in the engine's dtype and layout (unless it already is), the
+        weight's kernel-sized copies, the engine's output, the result in its own dtype
+        and layout (unless the engine's output already is), and the engine's work.
+        """
+        size = self.compute.itemsize
+        spatial_in = math.prod(a.n for a in self.axes)
+        outputs = self.batch * self.out_channels * math.prod(self.lengths)
+        kernel = (
+            self.in_channels
+            * (self.out_channels // self.groups)
+            * math.prod(a.kernel_size for a in self.axes)
+        )
+        moved = self.channels_last and self.in_channels > 1
+        x_copy = (
+            0 if self.x_dtype == self.compute and not moved else self.batch * self.in_channels * spatial_in
+        )
+        y_copy = (
+            0
+            if self.dtype == self.compute and not (self.channels_last and self.out_channels > 1)
+            else outputs
+        )
+        fixed = (x_copy + WEIGHT_COPIES * kernel + outputs) * size + y_copy * self.dtype.itemsize
+        return loaded + fixed, self._scratch() * size
+
+    def _scratch(self) -> int:
+        """Elements of engine work for one sample (its chunks never need more)."""
+        if self.sparse:
+            return self.out_channels * math.prod(self.lengths)
+        per_sample, fixed = engine_scratch(self)
+        return per_sample + fixed
+
+    def check_memory(self, budget: int | None, option: str, loaded: int) -> None:
+        """Refuse, before any work, a run that needs more than ``budget`` bytes (or, without
+        one, a result larger than this machine's memory), naming what it would take."""
+        result = math.prod(self.shape) * self.dtype.itemsize
+        what = f"the result would have shape {self.shape} {self.dtype.name} = {human(result)}"
+        if budget is None:
+            if result > _physical_memory():
+                raise DeconvError(
+                    f"{what}, more than this machine's memory ({human(_physical_memory())})", ExitCode.FAILURE
+                )
+            return
+        if self.lengths and result > budget:
+            raise DeconvError(f"{what}, more than {option} {human(budget)}", ExitCode.FAILURE)
+        fixed, scratch = self.memory(loaded)
+        if fixed + scratch > budget:
+            least = -(-(fixed + scratch) // (1 << 20))
+            raise DeconvError(
+                f"this run needs at least {human(fixed + scratch)} (input, weight, result and one sample's "
+                f"work), more than {option} {human(budget)}; give {option} {least}M or more",
+                ExitCode.FAILURE,
+            )
 
     def run(
         self,
-        crop: tuple[tuple[int, int], ...],
+        x: npt.NDArray[Any],
+        w: npt.NDArray[Any],
+        bias: npt.NDArray[Any] | None,
         max_memory: int | None,
         progress: Callable[[int, int], None] | None,
-    ) -> npt.NDArray[np.generic]:
-        out = engine.conv_transpose(
-            self.data,
-            self.weight,
-            stride=tuple(a.stride for a in self.axes),
-            dilation=tuple(a.dilation for a in self.axes),
-            crop=crop,
-            groups=self.groups,
-            bias=self.bias,
-            max_memory=max_memory,
-            progress=progress,
-        )
-        result = _from_channels_first(out, self.channels_last)
-        # one copy at most: the layout move and the dtype together
-        return (result[0] if self.unbatched else result).astype(self.dtype, order="C", copy=False)
+    ) -> npt.NDArray[Any]:
+        """The result, in the framework's layout and the result dtype."""
+        batched = x[None] if self.unbatched else x
+        # one copy each, in the engine's layout and dtype (the engine then copies nothing)
+        data = np.ascontiguousarray(_to_channels_first(batched, self.channels_last), dtype=self.compute)
+        weight = np.ascontiguousarray(_to_torch_weight(w, self.rules), dtype=self.compute)
+        shift = None if bias is None else np.asarray(bias, dtype=self.compute)
+        budget = max_memory
+        if max_memory is not None:
+            fixed, _ = self.memory(0)
+            budget = max(1, max_memory - fixed)
+        with np.errstate(all="ignore"):  # NaN and inf propagate as in the frameworks, silently
+            if self.sparse:
+                out = taps.conv_transpose(data, weight, self.axes, self.crop, self.groups, shift)
+                if progress is not None:
+                    progress(self.batch, self.batch)
+            else:
+                out = engine.conv_transpose(
+                    data,
+                    weight,
+                    stride=tuple(a.stride for a in self.axes),
+                    dilation=tuple(a.dilation for a in self.axes),
+                    crop=self.crop,
+                    groups=self.groups,
+                    bias=shift,
+                    max_memory=budget,
+                    progress=progress,
+                )
+            result = _from_channels_first(out, self.channels_last)
+            # one copy at most: the layout move and the dtype together
+            return (result[0] if self.unbatched else result).astype(self.dtype, order="C", copy=False)
 
 
-def _framework(name: str) -> Framework:
-    if name not in FRAMEWORKS:
+def engine_scratch(job: Job) -> tuple[int, int]:
+    """(elements per sample, fixed elements) of the engine's work on ``job``.
+
+    Reads the engine's own plan (``_axes``, ``_strategy``): the same numbers its chunking uses.
+    """
+    axes = engine._axes(  # the engine's plan, not a copy of it
+        tuple(a.n for a in job.axes),
+        tuple(a.kernel_size for a in job.axes),
+        tuple(a.stride for a in job.axes),
+        tuple(a.dilation for a in job.axes),
+        job.crop,
+    )
+    _, scratch, _, plans, _ = engine._strategy(axes, job.batch, job.in_channels, job.out_channels, job.groups)
+    return scratch, max((p.tail for p in plans), default=0)
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):  # not on this system: no bound
+        return 1 << 62
+
+
+def _framework(name: object) -> Framework:
+    if not isinstance(name, str) or name not in FRAMEWORKS:
         raise DeconvError(f"framework must be one of {', '.join(FRAMEWORKS)} (got {name!r})")
     return FRAMEWORKS[name]
 
 
-def _dtypes(
-    x: np.dtype[np.generic], w: np.dtype[np.generic]
-) -> tuple[np.dtype[np.generic], np.dtype[np.generic]]:
-    """(result, computation) dtypes from the input's: float16 computes in float32, integers give float32."""
-    for dtype in (x, w):
-        if dtype.kind not in REAL_KINDS:
-            raise DeconvError(f"arrays must hold real numbers (got dtype {dtype})")
-    if x == np.float64:
-        return x, x
-    if x == np.float16:
-        return x, np.dtype(np.float32)
-    return np.dtype(np.float32), np.dtype(np.float32)
+def _dtypes(x: np.dtype[Any], w: np.dtype[Any]) -> tuple[np.dtype[Any], np.dtype[Any]]:
+    """(result, computation) dtypes: a float input keeps its dtype, byte order included, and is
+    computed in native float32 (float16 and float32) or float64; integers and bools give float32."""
+    check_dtype(x, "x")
+    check_dtype(w, "w")
+    if x.kind != "f":
+        return np.dtype(np.float32), np.dtype(np.float32)
+    return x, np.dtype(np.float64 if x.itemsize == 8 else np.float32)
 
 
-def _per_axis(value: IntArg, rank: int, name: str) -> tuple[int, ...]:
-    values = (value,) if isinstance(value, int) else tuple(value)
-    if len(values) not in (1, rank) or any(not isinstance(v, int) or v < 1 for v in values):
-        raise DeconvError(f"{name} must be a positive int or {rank} of them (got {value!r})")
-    return spread(values, rank)
-
-
-def _options(
-    padding: PaddingArg, output_padding: IntArg | None, output_shape: IntArg | None, rank: int
-) -> tuple[Options, ...]:
+def _options(padding: object, output_padding: object, output_shape: object, rank: int) -> tuple[Options, ...]:
     if isinstance(padding, str):
         if padding.lower() not in MODES:
             raise DeconvError(
@@ -207,24 +477,39 @@ def _options(
             )
         paddings = (Padding(MODES[padding.lower()]),) * rank  # type: ignore[arg-type]
     else:
-        items = (padding,) if isinstance(padding, int) else tuple(padding)
-        paddings = spread(tuple(_crop(item) for item in items), rank)
+        items = (padding,) if _is_int(padding) else _sequence(padding)
+        if items is None or len(items) not in (1, rank):
+            raise DeconvError(
+                f"padding must be valid, same, same_lower, an int or {rank} of them, or (begin, end) "
+                f"pairs (got {padding!r})"
+            )
+        paddings = spread(tuple(_crop(item, padding) for item in items), rank)
     extras: tuple[int | None, ...] = (None,) * rank
     if output_padding is not None:
-        extras = spread((output_padding,) if isinstance(output_padding, int) else tuple(output_padding), rank)
+        extras = _ints(output_padding, rank, "output_padding", 0)
     wanted: tuple[int | None, ...] = (None,) * rank
     if output_shape is not None:
-        wanted = spread((output_shape,) if isinstance(output_shape, int) else tuple(output_shape), rank)
-    if not len(paddings) == len(extras) == len(wanted) == rank:
-        raise DeconvError(f"padding, output_padding and output_shape need 1 or {rank} values each")
+        wanted = _ints(output_shape, rank, "output_shape", 1)
     return tuple(Options(*values) for values in zip(paddings, extras, wanted, strict=True))
 
 
-def _crop(item: int | tuple[int, int]) -> Padding:
-    if isinstance(item, int):
-        return Padding.explicit(item, item)
-    begin, end = item
-    return Padding.explicit(begin, end)
+def _crop(item: object, padding: object) -> Padding:
+    if _is_int(item):
+        return Padding.explicit(_index(item), _index(item))
+    pair = _sequence(item)
+    if pair is None or len(pair) != 2 or not all(_is_int(v) for v in pair):
+        raise DeconvError(f"padding must be ints or (begin, end) pairs of ints (got {padding!r})")
+    return Padding.explicit(_index(pair[0]), _index(pair[1]))
+
+
+def _torch_weight_shape(shape: tuple[int, ...], rules: Framework) -> tuple[int, int, tuple[int, ...]]:
+    """(C_in, C_out/groups, kernel) of a weight in ``rules``' layout."""
+    rank = len(shape) - 2
+    if rules.weight_layout == "k_out_in":  # (*k, C_out/groups, C_in)
+        return shape[rank + 1], shape[rank], shape[:rank]
+    if rules.weight_layout == "k_in_out_flipped":  # (*k, C_in, C_out)
+        return shape[rank], shape[rank + 1], shape[:rank]
+    return shape[0], shape[1], shape[2:]
 
 
 def _to_channels_first(x: npt.NDArray[np.generic], channels_last: bool) -> npt.NDArray[np.generic]:
@@ -254,7 +539,7 @@ def _check_channels(channels: int, in_channels: int, groups: int, rules: Framewo
     if channels != in_channels:
         raise DeconvError(
             f"input has {channels} channels but the weight expects C_in = {in_channels} "
-            f"({rules.name} weight {WEIGHT_SHAPES[rules.weight_layout]}); check --framework or --layout"
+            f"({rules.name} weight {WEIGHT_SHAPES[rules.weight_layout]}); check the framework or the layout"
         )
     if in_channels % groups:
         raise DeconvError(f"C_in = {in_channels} must be divisible by groups = {groups}")

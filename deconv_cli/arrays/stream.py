@@ -1,19 +1,26 @@
 """Reading and writing .npy arrays from files or ``-`` (stdin/stdout), safely.
 
-Pipes are not seekable, so stdin is read whole and parsed from memory; files are
-parsed as they are read. Output goes to stdout, or to a temporary file renamed over
-the target, so an interrupted run never leaves half a file. Untrusted files are
-loaded with ``allow_pickle=False`` and only real and integer dtypes are accepted.
+Reading parses the .npy header first, checks the dtype and the declared size (against
+the file's size and a memory limit), then reads exactly that many bytes into the array:
+pipes, FIFOs and ``/dev/stdin`` work, nothing is read beyond what the header declares,
+and no pickle is ever loaded.
+
+Writing never destroys what it replaces: a regular file (or a symlink's target) is
+replaced by renaming a temporary file over it, keeping its permissions, so an
+interrupted or failed run leaves it as it was; FIFOs, devices and ``-`` are written in
+place. ``Output.open`` does every check, and creates the temporary file, before any work.
 """
 
 from __future__ import annotations
 
-import io
+import math
 import os
-import tempfile
+import stat
+import struct
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from deconv_cli.errors import DeconvError, ExitCode
 
@@ -23,14 +30,235 @@ if TYPE_CHECKING:
 
 STDIO = "-"
 REAL_KINDS = "fiub"  # numpy dtype kinds of real numbers: float, int, uint, bool
+MAGIC = b"\x93NUMPY"
+MAX_HEADER = 100_000  # numpy writes a few hundred bytes; its own reader stops at 10000
+CHUNK = 1 << 24  # bytes per read, so a short pipe read never costs a copy of the array
 
 
-def read_all(
-    sources: Sequence[tuple[str, str, str | None]], output: tuple[str, str | None], stdin: BinaryIO
-) -> dict[str, npt.NDArray[np.generic]]:
-    """Load every (option, role, path) given, keyed by role, after refusing what
-    would lose data: two of them on stdin, or ``output`` = (option, path) naming
-    one of them."""
+def reason(error: BaseException) -> str:
+    """An OSError's text without the errno and path that the message names already."""
+    return getattr(error, "strerror", None) or str(error) or type(error).__name__
+
+
+def human(size: int) -> str:
+    """Bytes as a short size with a binary unit.
+
+    >>> human(512), human(3 << 20), human(1536 << 30)
+    ('512 B', '3.0 MiB', '1.5 TiB')
+    """
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if value < 1024 or unit == "PiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def check_dtype(dtype: np.dtype[Any], what: str) -> None:
+    """Real numbers only, and no wider than float64 (numpy's longdouble has no BLAS)."""
+    if dtype.kind not in REAL_KINDS or dtype.fields is not None or dtype.subdtype is not None:
+        raise DeconvError(
+            f"{what} has dtype {dtype}; only real numbers are supported (float16/32/64 or integers)",
+            ExitCode.FAILURE,
+        )
+    if dtype.kind == "f" and dtype.itemsize > 8:
+        raise DeconvError(
+            f"{what} has dtype {dtype} (longdouble): only float16/32/64 are computed exactly; "
+            "convert it to float64",
+            ExitCode.FAILURE,
+        )
+
+
+@dataclass
+class Pending:
+    """A .npy array whose header has been read and checked, its data not yet."""
+
+    role: str
+    where: str
+    shape: tuple[int, ...]
+    dtype: np.dtype[Any]
+    fortran: bool
+    file: BinaryIO
+    owned: bool  # opened here, so closed here
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * self.dtype.itemsize
+
+    def load(self) -> npt.NDArray[Any]:
+        """Read exactly the declared bytes into a new array; fewer is "truncated"."""
+        import numpy as np
+
+        try:
+            array = np.empty(self.shape, self.dtype, order="F" if self.fortran else "C")
+            view = array.reshape(-1, order="A").view(np.uint8).data
+            done = 0
+            while done < len(view):
+                got = self.file.readinto(view[done : done + CHUNK])  # type: ignore[attr-defined]
+                if not got:
+                    raise DeconvError(
+                        f"{self.role} {self.where} is truncated: its header declares {self.nbytes} bytes "
+                        f"of data, it holds {done}",
+                        ExitCode.FAILURE,
+                    )
+                done += got
+        except OSError as error:
+            raise DeconvError(
+                f"cannot read {self.role} {self.where}: {reason(error)}", ExitCode.FAILURE
+            ) from None
+        finally:
+            self.close()
+        return array
+
+    def close(self) -> None:
+        if self.owned:
+            self.file.close()
+
+
+def _stat(file: BinaryIO) -> os.stat_result | None:
+    try:
+        return os.fstat(file.fileno())
+    except (OSError, ValueError):  # an in-memory stream has no descriptor
+        return None
+
+
+def _exactly(file: BinaryIO, count: int) -> bytes:
+    """Up to ``count`` bytes: pipes may return fewer per read."""
+    parts, left = [], count
+    while left:
+        part = file.read(left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
+
+
+def open_npy(path: str, role: str, stdin: BinaryIO | None, limit: int | None = None) -> Pending:
+    """Open the .npy array ``role`` at ``path`` (``-``: stdin) and check its header.
+
+    ``limit`` bounds the bytes its data may take (the memory budget).
+    """
+    where = "stdin" if path == STDIO else repr(path)
+    try:
+        if path == STDIO:
+            if stdin is None:
+                raise OSError(0, "stdin is closed")
+            file, owned = stdin, False
+        else:
+            file, owned = open(path, "rb"), True  # noqa: SIM115 - closed by Pending
+    except OSError as error:
+        raise DeconvError(f"cannot read {role} {path!r}: {reason(error)}", ExitCode.FAILURE) from None
+    try:
+        shape, dtype, fortran = _header(file, f"{role} {where}")
+        pending = Pending(role, where, shape, dtype, fortran, file, owned)
+        check_dtype(dtype, f"{role} {where}")
+        if pending.nbytes == 0:
+            raise DeconvError(f"{role} {where} is empty (shape {shape})", ExitCode.FAILURE)
+        if limit is not None and pending.nbytes > limit:
+            raise DeconvError(
+                f"{role} {where} declares shape {shape} {dtype} = {human(pending.nbytes)}, "
+                f"more than --max-memory {human(limit)}; raise --max-memory",
+                ExitCode.FAILURE,
+            )
+        info = _stat(file)
+        if info is not None and stat.S_ISREG(info.st_mode) and file.tell() + pending.nbytes > info.st_size:
+            raise DeconvError(
+                f"{role} {where} is truncated: its header declares {pending.nbytes} bytes of data, "
+                f"it holds {info.st_size - file.tell()}",
+                ExitCode.FAILURE,
+            )
+    except OSError as error:
+        if owned:
+            file.close()
+        raise DeconvError(f"cannot read {role} {where}: {reason(error)}", ExitCode.FAILURE) from None
+    except BaseException:
+        if owned:
+            file.close()
+        raise
+    return pending
+
+
+def _header(file: BinaryIO, what: str) -> tuple[tuple[int, ...], np.dtype[Any], bool]:
+    """(shape, dtype, fortran order) from a .npy header, or a one-line reason it is not one."""
+    import ast  # here: overlap and explain load this module, and read no header
+
+    import numpy as np
+
+    start = _exactly(file, 8)
+    if not start:
+        raise DeconvError(f"{what} is empty: expected a .npy array", ExitCode.FAILURE)
+    if start.startswith(b"PK\x03\x04"):
+        raise DeconvError(f"{what} is an .npz archive: give one .npy array", ExitCode.FAILURE)
+    if not start.startswith(MAGIC):
+        raise DeconvError(
+            f"{what} is not a .npy file (it does not start with numpy's .npy signature)", ExitCode.FAILURE
+        )
+    if len(start) < 8 or start[6] not in (1, 2, 3) or start[7] != 0:
+        version = ".".join(map(str, start[6:8])) or "missing"
+        raise DeconvError(
+            f"{what} has .npy format version {version}; only 1.0, 2.0 and 3.0 exist", ExitCode.FAILURE
+        )
+    major = start[6]
+    size_bytes = _exactly(file, 2 if major == 1 else 4)
+    if len(size_bytes) < (2 if major == 1 else 4):
+        raise DeconvError(f"{what} is truncated inside its .npy header", ExitCode.FAILURE)
+    length = struct.unpack("<H" if major == 1 else "<I", size_bytes)[0]
+    if length > MAX_HEADER:
+        raise DeconvError(
+            f"{what} has a .npy header of {length} bytes (limit {MAX_HEADER})", ExitCode.FAILURE
+        )
+    raw = _exactly(file, length)
+    if len(raw) < length:
+        raise DeconvError(f"{what} is truncated inside its .npy header", ExitCode.FAILURE)
+    broken = DeconvError(f"{what} has a broken .npy header", ExitCode.FAILURE)
+    try:
+        header = ast.literal_eval(raw.decode("utf-8" if major == 3 else "latin-1"))
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError, UnicodeDecodeError):
+        raise broken from None
+    if not isinstance(header, dict) or set(header) != {"descr", "fortran_order", "shape"}:
+        raise broken
+    shape, fortran = header["shape"], header["fortran_order"]
+    if (
+        not isinstance(shape, tuple)
+        or not all(type(n) is int and n >= 0 for n in shape)
+        or len(shape) > 32
+        or not isinstance(fortran, bool)
+    ):
+        raise broken
+    try:
+        dtype = np.lib.format.descr_to_dtype(header["descr"])
+    except (ValueError, TypeError, KeyError, SyntaxError):
+        raise broken from None
+    if dtype.hasobject:
+        raise DeconvError(
+            f"{what} holds Python objects (dtype {dtype}); only real numbers are supported", ExitCode.FAILURE
+        )
+    return shape, dtype, fortran
+
+
+class Opened(dict[str, Pending]):
+    """The arrays ``open_all`` opened, keyed by role; ``with`` closes them all."""
+
+    def __enter__(self) -> Opened:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        for pending in self.values():
+            pending.close()
+
+
+def open_all(
+    sources: Sequence[tuple[str, str, str | None]],
+    output: tuple[str, str | None],
+    stdin: BinaryIO | None,
+    limit: int | None = None,
+) -> Opened:
+    """Open every (option, role, path) given, keyed by role, after refusing what would
+    lose data: two of them on stdin, or ``output`` = (option, path) naming one of them.
+
+    ``limit`` bounds the data of all of them together.
+    """
     given = [(option, role, path) for option, role, path in sources if path is not None]
     on_stdin = [option for option, _, path in given if path == STDIO]
     if len(on_stdin) > 1:
@@ -41,82 +269,174 @@ def read_all(
     for _, role, path in given:
         if target is not None and same_file(target, path):
             raise DeconvError(f"{target_option} {target!r} is the {role} file; write the result elsewhere")
-    return {role: read(path, role, stdin) for _, role, path in given}
+    opened = Opened()
+    try:
+        for _, role, path in given:
+            left = None if limit is None else limit - sum(p.nbytes for p in opened.values())
+            opened[role] = open_npy(path, role, stdin, left)
+    except BaseException:
+        opened.__exit__(None, None, None)
+        raise
+    return opened
 
 
-def read(path: str, role: str, stdin: BinaryIO) -> npt.NDArray[np.generic]:
+def read_all(
+    sources: Sequence[tuple[str, str, str | None]],
+    output: tuple[str, str | None],
+    stdin: BinaryIO | None,
+    limit: int | None = None,
+) -> dict[str, npt.NDArray[Any]]:
+    """``open_all``, then every array loaded."""
+    with open_all(sources, output, stdin, limit) as opened:
+        return {role: pending.load() for role, pending in opened.items()}
+
+
+def read(path: str, role: str, stdin: BinaryIO | None) -> npt.NDArray[Any]:
     """Load the .npy array ``role`` (input, weight, bias) from ``path`` or ``-``."""
-    import numpy as np
-
-    where = "stdin" if path == STDIO else repr(path)
-    try:
-        source = io.BytesIO(stdin.read()) if path == STDIO else open(path, "rb")  # noqa: SIM115
-    except OSError as error:
-        raise DeconvError(f"cannot read {role} {path!r}: {error.strerror}", ExitCode.FAILURE) from None
-    with source:
-        if not source.read(1):
-            raise DeconvError(f"{role} {where} is empty: expected a .npy array", ExitCode.FAILURE)
-        source.seek(0)
-        try:
-            array = np.load(source, allow_pickle=False)
-        except (ValueError, OSError, EOFError) as error:
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise DeconvError(
-                f"{role} {where} is not a readable .npy array ({reason})", ExitCode.FAILURE
-            ) from None
-    if not isinstance(array, np.ndarray):  # an .npz archive
-        raise DeconvError(f"{role} {where} is an .npz archive: give one .npy array", ExitCode.FAILURE)
-    if array.dtype.kind not in REAL_KINDS:
-        raise DeconvError(
-            f"{role} {where} has dtype {array.dtype}; only real numbers are supported "
-            "(float16/32/64 or integers)",
-            ExitCode.FAILURE,
-        )
-    if array.size == 0:
-        raise DeconvError(f"{role} {where} is empty (shape {array.shape})", ExitCode.FAILURE)
-    return array
+    return open_npy(path, role, stdin).load()
 
 
-def write(array: npt.NDArray[np.generic], path: str | None, stdout: BinaryIO) -> None:
-    """Write ``array`` as .npy to ``path``, or to ``stdout`` when ``path`` is None or ``-``."""
-    import numpy as np
+class Output:
+    """Where a result goes, checked (and its temporary file created) before any work.
 
-    def save(file: BinaryIO) -> None:
-        np.save(file, array, allow_pickle=False)
-
-    if path is None or path == STDIO:
-        save(stdout)
-        stdout.flush()
-        return
-    replace(path, save)
-
-
-def replace(path: str, data: bytes | Callable[[BinaryIO], None]) -> None:
-    """Write ``data`` (bytes, or a function that writes to a file) to a temporary
-    file in the same folder and rename it over ``path``.
-
-    So a reader never sees half a file, and a failed write leaves ``path`` as it was.
+    stdout (``-`` or None); a FIFO, device or other special file, written in place; or
+    a regular file (absent, or a symlink's target), written to a temporary file in the
+    same folder that replaces it on ``commit`` with the old file's permissions.
+    ``discard`` (also on any exception inside ``with``) removes the temporary file.
     """
-    target = Path(path)
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as error:
-        raise DeconvError(f"cannot write {path!r}: {error.strerror}", ExitCode.FAILURE) from None
-    try:
-        with os.fdopen(handle, "wb") as file:
+
+    def __init__(self, path: str | None, stdout: BinaryIO | None) -> None:
+        self.path, self.stdout = path, stdout
+        self.target: Path | None = None
+        self.temporary: str | None = None
+        self.handle: int | None = None
+        if path is None or path == STDIO:
+            return
+        try:
+            info: os.stat_result | None = os.stat(path)
+        except FileNotFoundError:
+            info = None
+        except OSError as error:
+            self.target = Path(path)
+            raise self._failure(error) from None
+        # a regular file behind symlinks is replaced, so the links survive; a special file
+        # (a FIFO, a device, a shell's /dev/fd/N) is written in place, through its own name
+        regular = info is None or stat.S_ISREG(info.st_mode)
+        self.target = Path(os.path.realpath(path) if regular else path)
+        if info is not None and stat.S_ISDIR(info.st_mode):
+            raise DeconvError(f"cannot write {path!r}: it is a directory", ExitCode.FAILURE)
+        if info is not None and not stat.S_ISREG(info.st_mode):
+            if not os.access(self.target, os.W_OK):
+                raise DeconvError(f"cannot write {path!r}: Permission denied", ExitCode.FAILURE)
+            return  # written in place at commit
+        if info is not None and not os.access(self.target, os.W_OK):
+            raise DeconvError(f"cannot write {path!r}: Permission denied (it is read-only)", ExitCode.FAILURE)
+        mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
+        import tempfile  # here: overlap and explain load this module, and rarely write
+
+        try:
+            # a short fixed name: a target near NAME_MAX must not make it too long
+            self.handle, self.temporary = tempfile.mkstemp(
+                prefix=".deconv.", suffix=".tmp", dir=self.target.parent
+            )
+            os.fchmod(self.handle, mode)
+        except OSError as error:
+            self.discard()
+            raise self._failure(error) from None
+
+    def __enter__(self) -> Output:
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        self.discard()
+
+    def _failure(self, error: BaseException) -> DeconvError:
+        where = "stdout" if self.target is None else repr(self.path)
+        return DeconvError(f"cannot write {where}: {reason(error)}", ExitCode.FAILURE)
+
+    def commit(self, data: bytes | Callable[[BinaryIO], None]) -> None:
+        """Write ``data`` (bytes, or a function that writes to a file) to the destination."""
+
+        def put(file: BinaryIO) -> None:
             if isinstance(data, bytes):
                 file.write(data)
             else:
                 data(file)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp makes it private; a result is an ordinary file
-        os.replace(temporary, target)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise DeconvError(f"cannot write {path!r}: {error.strerror}", ExitCode.FAILURE) from None
-        raise
+            file.flush()
+
+        try:
+            if self.target is None:
+                if self.stdout is None:
+                    raise OSError(0, "stdout is closed")
+                put(_Sequential(self.stdout))  # type: ignore[arg-type]
+            elif self.handle is None:
+                with open(self.target, "wb") as special:  # FIFO or device: in place
+                    put(_Sequential(special))  # type: ignore[arg-type]
+            else:
+                with os.fdopen(self.handle, "wb") as file:
+                    self.handle = None
+                    put(_Sequential(file))  # type: ignore[arg-type]
+                assert self.temporary is not None
+                os.replace(self.temporary, self.target)
+                self.temporary = None
+        except OSError as error:
+            self.discard()
+            raise self._failure(error) from None
+        except BaseException:
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        """Remove the temporary file, if any: the destination stays as it was."""
+        if self.handle is not None:
+            os.close(self.handle)
+            self.handle = None
+        if self.temporary is not None:
+            Path(self.temporary).unlink(missing_ok=True)
+            self.temporary = None
+
+
+class _Sequential:
+    """A file seen only through ``write``: numpy then writes in chunks instead of asking
+    for a file position (which pipes, FIFOs and devices do not have), and a failed write
+    says why (``File too large``, ``No space left on device``)."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file = file
+
+    def write(self, data: bytes) -> int:
+        return self.file.write(data)
+
+    def flush(self) -> None:
+        self.file.flush()
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def save(array: npt.NDArray[Any]) -> Callable[[BinaryIO], None]:
+    """The writer of ``array`` as .npy (never pickled)."""
+    import numpy as np
+
+    def write(file: BinaryIO) -> None:
+        np.save(file, array, allow_pickle=False)
+
+    return write
+
+
+def write(array: npt.NDArray[Any], path: str | None, stdout: BinaryIO | None) -> None:
+    """Write ``array`` as .npy to ``path``, or to ``stdout`` when ``path`` is None or ``-``."""
+    with Output(path, stdout) as output:
+        output.commit(save(array))
+
+
+def replace(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` as ``Output`` does: whole, or not at all."""
+    with Output(path, None) as output:
+        output.commit(data)
 
 
 def same_file(first: str, second: str) -> bool:

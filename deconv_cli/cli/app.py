@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import io
+import os
+import signal
 import sys
 from enum import Enum
 from typing import Annotated, Any, NoReturn
@@ -23,8 +27,51 @@ DEFAULT_FRAMEWORK = FrameworkName("tf")
 
 
 def _fail(message: str, code: int) -> NoReturn:
-    sys.stderr.write(f"deconv: error: {message}\n")
+    try:
+        sys.stderr.write(f"deconv: error: {message}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed or full: the exit code still tells
+        pass
     sys.exit(code)
+
+
+class Signalled(BaseException):
+    """SIGTERM or SIGHUP arrived: unwind (so temporary files are removed), then die of it."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(number)
+        self.number = number
+
+
+class _Closed(io.RawIOBase):
+    """Stands for a standard stream that was closed when deconv started (``>&-``):
+    not a terminal; reading or writing it fails with one line."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    @property
+    def buffer(self) -> _Closed:
+        return self
+
+    def isatty(self) -> bool:
+        return False
+
+    def readable(self) -> bool:
+        return True
+
+    def writable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        raise OSError(errno.EBADF, f"{self.name} is closed")
+
+    def write(self, data: Any) -> int:
+        raise OSError(errno.EBADF, f"{self.name} is closed")
+
+    def flush(self) -> None:
+        pass
 
 
 class _Group(TyperGroup):
@@ -42,11 +89,19 @@ class _Group(TyperGroup):
         kwargs["standalone_mode"] = False
         try:
             code = super().main(*args, **kwargs)
+            sys.stdout.flush()  # here, where a full or closed stdout can still be reported
         except DeconvError as error:
             _fail(str(error), error.exit_code)
         except TyperException as error:  # Typer's usage errors: bad option, missing value
             hint = getattr(getattr(error, "ctx", None), "command_path", "deconv")
-            _fail(f"{error.format_message()} (see '{hint} --help')", getattr(error, "exit_code", 2))
+            message = error.format_message()
+            if not message:  # no arguments: the help was the answer
+                sys.exit(getattr(error, "exit_code", 2))
+            _fail(f"{message} (see '{hint} --help')", getattr(error, "exit_code", 2))
+        except MemoryError:
+            _fail("out of memory: lower --max-memory, or free memory for deconv", ExitCode.FAILURE)
+        except OSError as error:  # writing stdout: full, closed, gone
+            _fail(f"cannot write stdout: {error.strerror or error}", ExitCode.FAILURE)
         except (KeyboardInterrupt, typer.Abort):
             code = ExitCode.INTERRUPTED
         if code == ExitCode.INTERRUPTED:  # Typer turns Ctrl-C into this code
@@ -133,5 +188,28 @@ FrameworkOption = Annotated[
 ]
 
 
+def _terminate(number: int, _frame: object) -> None:
+    raise Signalled(number)
+
+
 def main() -> None:
-    app(prog_name="deconv")
+    """The command: streams and signals made safe, then the app.
+
+    A closed pipe ends deconv as it ends ``cat`` (SIGPIPE, status 141 in a shell);
+    SIGTERM and SIGHUP unwind first, so no temporary file is left, then end it the same way.
+    """
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # past a file size limit: an error (EFBIG), not death
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(number, _terminate)
+    for fd, name in ((0, "stdin"), (1, "stdout"), (2, "stderr")):
+        if getattr(sys, name) is None:  # closed at start: hold the descriptor, so no file takes it
+            os.open(os.devnull, os.O_RDWR)
+            setattr(sys, name, _Closed(name))
+        elif isinstance(getattr(sys, name), io.TextIOWrapper) and fd:
+            getattr(sys, name).reconfigure(errors="replace")  # PYTHONIOENCODING=ascii: '?' for what it lacks
+    try:
+        app(prog_name="deconv")
+    except Signalled as signalled:
+        signal.signal(signalled.number, signal.SIG_DFL)
+        os.kill(os.getpid(), signalled.number)

@@ -31,7 +31,7 @@ from deconv_cli.cli.app import (
 )
 from deconv_cli.core import parse
 from deconv_cli.core.frameworks import FRAMEWORKS
-from deconv_cli.errors import DeconvError
+from deconv_cli.errors import DeconvError, ExitCode
 
 OwnPadding = Annotated[
     str,
@@ -245,12 +245,9 @@ def run(
     from deconv_cli.cli import render
 
     budget = parse.size(max_memory, "--max-memory")
-    if output in (None, stream.STDIO) and sys.stdout.isatty():
+    stdout = getattr(sys.stdout, "buffer", None)
+    if output in (None, stream.STDIO) and stdout is not None and stdout.isatty():
         raise DeconvError("refusing to write .npy bytes to a terminal; redirect stdout or give -o FILE")
-    sources = [("INPUT", "input", input_path), ("--weight", "weight", weight), ("--bias", "bias", bias)]
-    arrays = stream.read_all(sources, ("--output", output), sys.stdin.buffer)
-    from deconv_cli.arrays.execute import conv_transpose
-
     strides, dilations = parse.ints(stride, "--s"), parse.ints(dilation, "--d")
     paddings = parse.padding(padding)
     extra = None if output_padding is None else parse.ints(output_padding, "--op", minimum=0)
@@ -260,25 +257,36 @@ def run(
     named.update({"--op": extra} if extra is not None else {})
     named.update({"--output-shape": requested} if requested is not None else {})
     parse.broadcast(named)
-    with render.progress(sys.stderr.isatty()) as report:
-        result = conv_transpose(
-            arrays["input"],
-            arrays["weight"],
-            stride=strides,
-            dilation=dilations,
-            padding=[(p.begin, p.end) for p in paddings]
-            if paddings[0].mode == "explicit"
-            else paddings[0].mode,
-            output_padding=extra,
-            output_shape=requested,
-            groups=groups,
-            bias=arrays.get("bias"),
-            framework=framework.value,
-            layout=layout.value if layout else None,
-            max_memory=budget,
-            progress=report,
-        )
-    stream.write(result, output, sys.stdout.buffer)
+    # every check before any work: the output first, then the headers, then the memory
+    with stream.Output(output, stdout) as target:
+        sources = [("INPUT", "input", input_path), ("--weight", "weight", weight), ("--bias", "bias", bias)]
+        stdin = getattr(sys.stdin, "buffer", None)
+        with stream.open_all(sources, ("--output", output), stdin, budget) as opened:
+            from deconv_cli.arrays.execute import plan
+
+            job = plan(
+                opened["input"].shape,
+                opened["input"].dtype,
+                opened["weight"].shape,
+                opened["weight"].dtype,
+                opened["bias"].shape if "bias" in opened else None,
+                stride=strides,
+                dilation=dilations,
+                padding=paddings[0].mode
+                if paddings[0].mode != "explicit"
+                else [(p.begin, p.end) for p in paddings],
+                output_padding=extra,
+                output_shape=requested,
+                groups=groups,
+                framework=framework.value,
+                layout=layout.value if layout else None,
+                cli_words=True,
+            )
+            job.check_memory(budget, "--max-memory", loaded=sum(p.nbytes for p in opened.values()))
+            arrays = {role: pending.load() for role, pending in opened.items()}
+            with render.progress(sys.stderr.isatty()) as report:
+                result = job.run(arrays["input"], arrays["weight"], arrays.get("bias"), budget, report)
+        target.commit(stream.save(result))
 
 
 @app.command()
@@ -312,6 +320,9 @@ def explain(
     svg: Annotated[
         str | None, typer.Option("--svg", help="Also save the picture as SVG to this file.")
     ] = None,
+    max_memory: Annotated[
+        str, typer.Option("--max-memory", help="Bound on the memory --values may take, e.g. 512M or 2G.")
+    ] = "1G",
 ) -> None:
     """Draw the layer: input, zeros inserted, edge padding and kernel window, the crop (1-D, 2-D).
 
@@ -325,8 +336,19 @@ def explain(
     axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
     report = core.layer(framework.value, axes, options)
     core.kernel(values, weight, ones)
+    budget = parse.size(max_memory, "--max-memory")
+    if svg is not None:
+        stream.Output(svg, None).discard()  # the picture's file can be written: checked before any work
     numbers = None
     if values is not None:
+        need = core.memory(report)
+        if need > budget:
+            raise DeconvError(
+                f"drawing the numbers of this layer takes about {stream.human(need)}, more than "
+                f"--max-memory {stream.human(budget)}; give --max-memory {-(-need // (1 << 20))}M or more, "
+                "or a smaller --in",
+                ExitCode.FAILURE,
+            )
         import numpy as np
 
         from deconv_cli.arrays.execute import full_result
@@ -334,7 +356,7 @@ def explain(
         sizes = tuple(a.n for a in axes)
         kernels = tuple(a.kernel_size for a in axes)
         sources = [("--values", "input", values), ("--weight", "weight", weight)]
-        arrays = stream.read_all(sources, ("--svg", svg), sys.stdin.buffer)
+        arrays = stream.read_all(sources, ("--svg", svg), getattr(sys.stdin, "buffer", None), budget - need)
         x, w = arrays["input"], arrays.get("weight", np.ones(kernels))
         full = full_result(
             x.reshape(core.layout(x.shape, sizes, framework.value, option="--values")),

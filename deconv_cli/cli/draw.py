@@ -40,6 +40,18 @@ def _verdict(coverage: Coverage, counts: str, positions: int) -> str:
     return f"{coverage.verdict}: taps per position {counts} ({detail})"
 
 
+def _spread(histogram: Sequence[tuple[int, int]]) -> str:
+    """Counts too many to list, as how many positions get each.
+
+    >>> _spread([(1, 3), (0, 99999997)])
+    '1 at 3 positions, 0 at 99999997'
+    """
+    return ", ".join(
+        f"{count} at {positions}{' positions' if i == 0 else ''}"
+        for i, (count, positions) in enumerate(histogram)
+    )
+
+
 def _alternatives(axis: AxisOverlap) -> str:
     if not axis.alternatives:
         return f"no kernel size is even with s={axis.stride} d={axis.dilation} (gcd(s, d) > 1)"
@@ -53,10 +65,14 @@ def overlap_lines(report: OverlapReport) -> list[str]:
     >>> overlap_lines(overlap([3], [2], [1]))
     ['uneven: taps per position 2 1 (max/min 2.0); even alternatives: k=2, k=4']
     """
-    lines = [f"{_verdict(a.coverage, _ints(a.counts), a.stride)}; {_alternatives(a)}" for a in report.axes]
+    lines = [
+        f"{_verdict(a.coverage, _spread(a.histogram()) if a.counts is None else _ints(a.counts), a.stride)}; "
+        f"{_alternatives(a)}"
+        for a in report.axes
+    ]
     if len(report.axes) == 1:
         return lines
-    tile = " / ".join(map(_ints, report.tile))
+    tile = _spread(report.histogram()) if report.tile is None else " / ".join(map(_ints, report.tile))
     positions = report.axes[0].stride * report.axes[1].stride
     return [_verdict(report.coverage, tile, positions)] + [
         f"axis {i}: {line}" for i, line in enumerate(lines)
@@ -102,15 +118,15 @@ def heat(report: OverlapReport, out: TextIO, width: int | None = None) -> None:
     table.add_column(" t " if len(axes) == 1 else " t0 \\ t1 ", style="cyan", no_wrap=True)
     for c in columns:
         table.add_column("…" if c is None else f" {c} ".center(cell), no_wrap=True)
-    labels = (" taps ",) if len(axes) == 1 else tuple(f" {r} " for r in range(axes[0].stride))
-    for r in shown(len(report.tile), PHASES):
+
+    for r in shown(axes[0].stride if len(axes) == 2 else 1, PHASES):
         cells = (
             "…"
             if r is None or c is None
-            else Text(f" {report.tile[r][c]} ".center(cell), _heat(report.tile[r][c], coverage))
+            else Text(f" {report.at(r, c)} ".center(cell), _heat(report.at(r, c), coverage))
             for c in columns
         )
-        table.add_row("⋮" if r is None else labels[r], *cells)
+        table.add_row("⋮" if r is None else " taps " if len(axes) == 1 else f" {r} ", *cells)
     phases = " and ".join(f"t{i if len(axes) > 1 else ''} mod {a.stride}" for i, a in enumerate(axes))
     screen.print(f"taps per output position, by {phases}, {options}: {coverage.verdict}{risk}")
     screen.print(table)
@@ -145,11 +161,21 @@ def grid(stage: Stage, budget: int) -> Text:
     """
     from rich.text import Text
 
-    numbers = [_number(v) for row in stage.values or () for v in row]
+    rows = shown(len(stage.rows), GRID_ROWS)
+    widest = shown(len(stage.cols), max(7, budget // 3))  # the most a width of 1 would show
+    numbers = [
+        _number(stage.values[stage.rows[r].index][stage.cols[c].index])
+        for r in rows
+        for c in widest
+        if stage.values is not None
+        and r is not None
+        and c is not None
+        and stage.rows[r].kind == stage.cols[c].kind == "value"
+    ]
     width = max(map(len, numbers), default=1)
     columns = shown(len(stage.cols), max(7, budget // (width + 2)))
     text = Text()
-    for r in shown(len(stage.rows), GRID_ROWS):
+    for r in rows:
         for c in columns:
             if r is None or c is None:
                 dots = "⋱" if r is None and c is None else "⋮" if r is None else "…"
@@ -158,10 +184,10 @@ def grid(stage: Stage, budget: int) -> Text:
             row, col = stage.rows[r], stage.cols[c]
             cell, style = _cell(stage, row, col)
             text.append(("[{}]" if row.window and col.window else " {} ").format(cell.rjust(width)), style)
-        if any(p.mark for p in stage.rows):
+        if stage.rows.marked:
             text.append(" " + (" " if r is None else MARKS[stage.rows[r].mark]), "red")
         text.append("\n")
-    if any(p.mark for p in stage.cols):
+    if stage.cols.marked:
         marks = (" " if c is None else MARKS[stage.cols[c].mark] for c in columns)
         text.append("".join(mark.center(width + 2) for mark in marks), "red")
     text.rstrip()

@@ -9,9 +9,10 @@ draws them. A 1-D layer is drawn as a 2-D one with a single row. Pure Python.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, overload
 
 from deconv_cli.core.frameworks import FRAMEWORKS, Params
 from deconv_cli.core.geometry import Axis, Layer, Options, Steps
@@ -24,6 +25,8 @@ Grid = tuple[tuple[float, ...], ...]
 Crops = tuple[tuple[int, int], ...]
 T = TypeVar("T")
 
+#: memory of one value drawn: a Python float, its place in a tuple, and numpy's copy of it
+VALUE_BYTES = 40
 #: the single row of a 1-D picture
 ROW = Steps.of(Axis(1, 1), Layer(1, 0, 0))
 
@@ -42,13 +45,40 @@ class Position:
     window: bool = False
 
 
+class Positions(Sequence[Position]):
+    """The rows or columns of a stage, each made when asked for: a picture reads a few
+    dozen of them, so a stride of 10^9 costs no more than a stride of 2.
+
+    ``marked`` says whether any of them is cut or appended (a column of marks is drawn).
+    """
+
+    def __init__(self, length: int, at: Callable[[int], Position], marked: bool = False) -> None:
+        self.length, self.at, self.marked = max(length, 0), at, marked
+
+    def __len__(self) -> int:
+        return self.length
+
+    @overload
+    def __getitem__(self, index: int) -> Position: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Position]: ...
+    def __getitem__(self, index: int | slice) -> Position | Sequence[Position]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.length))]
+        if index < 0:
+            index += self.length
+        if not 0 <= index < self.length:
+            raise IndexError(index)
+        return self.at(index)
+
+
 @dataclass(frozen=True)
 class Stage:
     """One picture: a title, its rows and columns, and its numbers (None: ``symbol`` for each)."""
 
     title: str
-    rows: tuple[Position, ...]
-    cols: tuple[Position, ...]
+    rows: Positions
+    cols: Positions
     values: Grid | None
     symbol: str
 
@@ -224,58 +254,90 @@ def notes(report: ShapeReport) -> tuple[str, ...]:
     return tuple(found)
 
 
-def inputs(length: int) -> tuple[Position, ...]:
+def inputs(length: int) -> Positions:
     """The values ``0..length-1`` in order."""
-    return tuple(Position("value", index) for index in range(length))
+    return Positions(length, lambda index: Position("value", index))
 
 
-def inserted(steps: Steps) -> tuple[Position, ...]:
+def inserted(steps: Steps) -> Positions:
     """The zero-inserted input: value ``i`` at ``i*s``; ``cut`` where a negative edge removes it.
 
     >>> [p.mark or p.kind for p in inserted(Steps.of(Axis(2, 2, 2), Layer.crop(Axis(2, 2, 2), 2, 0)))]
     ['cut', 'inserted', 'value']
     """
     kept = range(-steps.edge_begin, steps.dilated + steps.edge_end)
-    return tuple(
-        Position("inserted", mark="" if p in kept else "cut")
-        if p % steps.stride
-        else Position("value", p // steps.stride, "" if p in kept else "cut")
-        for p in range(steps.dilated)
-    )
+
+    def at(p: int) -> Position:
+        mark: Literal["", "cut"] = "" if p in kept else "cut"
+        return (
+            Position("inserted", mark=mark)
+            if p % steps.stride
+            else Position("value", p // steps.stride, mark)
+        )
+
+    return Positions(steps.dilated, at, marked=steps.edge_begin < 0 or steps.edge_end < 0)
 
 
-def padded(steps: Steps) -> tuple[Position, ...]:
+def padded(steps: Steps) -> Positions:
     """What the stride-1 direct conv reads, with the window of its output 0 (the dilated kernel).
 
     >>> tutorial = Steps.of(Axis(2, 3, 2), Layer.crop(Axis(2, 3, 2), 0, 1))
     >>> "".join(("[{}]" if p.window else "{}").format(p.kind[0]) for p in padded(tutorial))
     '[z][z][v]ivz'
     """
-    begin, end = steps.edge_begin, steps.edge_end
-    zero = Position("zero")
-    strip = (
-        (zero,) * max(begin, 0)
-        + inserted(steps)[max(-begin, 0) : steps.dilated - max(-end, 0)]
-        + (zero,) * max(end, 0)
-    )
-    taps = range(0, steps.kernel_size * steps.dilation, steps.dilation)
-    return tuple(Position(p.kind, p.index, window=i in taps) for i, p in enumerate(strip))
+    zeros, skipped = max(steps.edge_begin, 0), max(-steps.edge_begin, 0)
+    middle = max(steps.dilated - skipped - max(-steps.edge_end, 0), 0)
+    source = inserted(steps)
+
+    def at(i: int) -> Position:
+        window = i % steps.dilation == 0 and i < steps.kernel_size * steps.dilation
+        p = source[i - zeros + skipped] if zeros <= i < zeros + middle else Position("zero")
+        return Position(p.kind, p.index, window=window)
+
+    return Positions(zeros + middle + max(steps.edge_end, 0), at)
 
 
-def full(steps: Steps) -> tuple[Position, ...]:
+def full(steps: Steps) -> Positions:
     """The full result, ``cut`` where the crop drops it, with the zeros a negative crop appends.
 
     >>> [p.mark or p.index for p in full(Steps.of(Axis(2, 3, 2), Layer.crop(Axis(2, 3, 2), 1, -1)))]
     ['cut', 1, 2, 3, 4, 'appended']
     """
     kept = range(steps.crop_begin, steps.full - steps.crop_end)
+    start = min(0, steps.crop_begin)
 
-    def position(u: int) -> Position:
+    def at(i: int) -> Position:
+        u = i + start
         if not 0 <= u < steps.full:
             return Position("zero", mark="appended")
         return Position("value", u, "" if u in kept else "cut")
 
-    return tuple(position(u) for u in range(min(0, steps.crop_begin), max(steps.full, kept.stop)))
+    return Positions(
+        max(steps.full, kept.stop) - start, at, marked=steps.crop_begin != 0 or steps.crop_end != 0
+    )
+
+
+def memory(report: ShapeReport) -> int:
+    """Bytes that drawing the numbers of ``report``'s layer takes: every value of the input,
+    the full result, the output and PyTorch's lookalike held as Python floats.
+
+    >>> memory(shape("tf", [Axis(2, 3, 2)], [Options()]))
+    680
+    """
+    values = [math.prod(length(s) for s in report.steps) for length in (_n, _full, _output, _output)]
+    return VALUE_BYTES * sum(values)
+
+
+def _n(steps: Steps) -> int:
+    return steps.n
+
+
+def _full(steps: Steps) -> int:
+    return steps.full
+
+
+def _output(steps: Steps) -> int:
+    return steps.output
 
 
 def stages(explanation: Explanation) -> tuple[Stage, ...]:
