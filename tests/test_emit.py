@@ -100,7 +100,7 @@ def cases() -> list[Any]:
             if isinstance(item, Expression):
                 # keras is TensorFlow's: the markers name the installs (-m "not tf")
                 marker = getattr(pytest.mark, "tf" if framework == "keras" else framework)
-                for groups in (1, 2) if FRAMEWORKS[framework].has_groups else (1,):
+                for groups in (1, 2) if len(axes) in FRAMEWORKS[framework].grouped_ranks else (1,):
                     found.append(
                         pytest.param(
                             report,
@@ -378,7 +378,11 @@ def test_json_emit_gives_the_code_in_json():
         (["--emit", "torch", "--in-channels", "3", "--groups", "2"], "must be divisible by --groups"),
         (
             ["--emit", "keras", "--groups", "2"],
-            "keras has no grouped transposed convolution (got --groups 2)",
+            "keras: has no grouped transposed convolution at all (got groups 2)",
+        ),
+        (
+            ["--emit", "tf", "--groups", "2", "--in", "4,4,4"],
+            "tf: has no grouped transposed convolution in 3-D (got groups 2)",
         ),
     ],
 )

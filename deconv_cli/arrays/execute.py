@@ -292,6 +292,7 @@ class Job:
             (shape[0], shape[-1], shape[1:-1]) if channels_last else (shape[0], shape[1], shape[2:])
         )
         in_channels, out_per_group, kernel = _torch_weight_shape(w_shape, rules)
+        rules.check_groups(count, rank)
         _check_channels(channels, in_channels, count, rules)
         if bias_shape is not None and bias_shape != (out_per_group * count,):
             raise DeconvError(f"bias must have shape ({out_per_group * count},) = C_out (got {bias_shape})")
@@ -534,8 +535,6 @@ def _to_torch_weight(w: npt.NDArray[np.generic], rules: Framework) -> npt.NDArra
 def _check_channels(channels: int, in_channels: int, groups: int, rules: Framework) -> None:
     if groups < 1:
         raise DeconvError(f"groups must be >= 1 (got {groups})")
-    if groups > 1 and not rules.has_groups:
-        raise DeconvError(f"{rules.name}: has no grouped transposed convolution (got groups={groups})")
     if channels != in_channels:
         raise DeconvError(
             f"input has {channels} channels but the weight expects C_in = {in_channels} "

@@ -32,7 +32,7 @@ def snippet(
         )
         return y[..., 0:4]  # crop: torch cannot express this padding
     """
-    check(framework, groups)
+    check(framework, groups, len(axes))
     body = _WRITERS[framework](axes, params, output, groups)
     lines = [*_IMPORTS[framework], "", "", f"def conv_transpose(x, w):  # {_LAYOUTS[framework]}", *body]
     if then is not None:
@@ -42,12 +42,11 @@ def snippet(
     return "\n".join(lines)
 
 
-def check(framework: str, groups: int) -> None:
-    """Refuse an unknown framework, or groups where the framework has none."""
+def check(framework: str, groups: int, rank: int) -> None:
+    """Refuse an unknown framework, or groups where the framework has none of this rank."""
     if framework not in FRAMEWORKS:
         raise DeconvError(f"--emit must be one of {', '.join(FRAMEWORKS)} (got {framework!r})")
-    if groups > 1 and not FRAMEWORKS[framework].has_groups:
-        raise DeconvError(f"{framework} has no grouped transposed convolution (got --groups {groups})")
+    FRAMEWORKS[framework].check_groups(groups, rank)
 
 
 _IMPORTS = {

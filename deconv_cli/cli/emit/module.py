@@ -47,7 +47,7 @@ def module(
         output_padding=(0,), dilation=(1,),
     )  # weight (C_in, C_out/groups, *k)
     """
-    check(framework, channels.groups)
+    check(framework, channels.groups, len(axes))
     writer = _MODULES.get(framework)
     if writer is None:
         return None

@@ -35,8 +35,19 @@ class Framework(ABC):
     #: weight layout: "in_out" (C_in, C_out/groups, *k), "k_out_in" (*k, C_out, C_in), or
     #: "k_in_out_flipped" (*k, C_in, C_out) applied unflipped as a direct convolution
     weight_layout: ClassVar[str] = "in_out"
-    #: whether it has grouped transposed convolutions
-    has_groups: ClassVar[bool] = True
+    #: the ranks in which it has grouped transposed convolutions
+    grouped_ranks: ClassVar[tuple[int, ...]] = (1, 2, 3)
+
+    @property
+    def has_groups(self) -> bool:
+        """Whether it has grouped transposed convolutions at all."""
+        return bool(self.grouped_ranks)
+
+    def check_groups(self, groups: int, rank: int) -> None:
+        """Refuse groups where the framework has no grouped transposed convolution of this rank."""
+        if groups > 1 and rank not in self.grouped_ranks:
+            where = f"in {rank}-D" if self.grouped_ranks else "at all"
+            raise self.fail(f"has no grouped transposed convolution {where} (got groups {groups})")
 
     def fail(self, message: str) -> DeconvError:
         return DeconvError(f"{self.name}: {message}")

@@ -21,7 +21,7 @@ class Jax(Framework):
     api = "jax.lax.conv_transpose"
     channels_last = True
     weight_layout = "k_in_out_flipped"
-    has_groups = False
+    grouped_ranks = ()
     kinds = ("same", "valid", "explicit")
 
     def padding_for(self, axis: Axis, begin: int, end: int) -> Padding:

@@ -21,7 +21,7 @@ class Keras(Framework):
     api = "keras.layers.Conv{n}DTranspose"
     channels_last = True
     weight_layout = "k_out_in"
-    has_groups = False
+    grouped_ranks = ()
     kinds = ("same", "valid")
 
     def _length(self, axis: Axis, same: bool, output_padding: int | None) -> int:

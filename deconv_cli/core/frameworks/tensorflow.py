@@ -28,6 +28,8 @@ class TensorFlow(Framework):
     #: fails with "Current CPU implementations do not yet support dilation rates larger than 1";
     #: SAME and VALID run through oneDNN (TF's default on x86) in float32
     dilated_kinds: ClassVar[tuple[Mode, ...]] = ("same", "valid")
+    #: Conv3DBackpropInputV2 refuses groups ("input and filter must have the same depth")
+    grouped_ranks = (1, 2)
 
     def kinds_for(self, rank: int) -> tuple[Mode, ...]:
         return self.kinds if rank == 2 else ("same", "valid")
