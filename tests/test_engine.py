@@ -1,4 +1,4 @@
-"""Tests for the numpy execution engine (deconv_cli.engine)."""
+"""Tests for the numpy execution engine (deconv_cli.arrays.engine)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconv_cli.arrays import engine
-from deconv_cli.arrays.engine import conv_transpose
+from deconv_cli.arrays.engine import axis, conv_transpose, planner
 from deconv_cli.core.geometry import Axis, Layer
 
 Array = npt.NDArray[Any]
@@ -120,11 +119,11 @@ def forcing(mode: str, strict: bool = False) -> Iterator[None]:
     engine caches its choice per shape, hence the clearing.
     """
     kind = "phase" if mode.startswith("phase") else mode
-    cached = engine._strategy
+    cached = planner.strategy
     with pytest.MonkeyPatch.context() as patch:
         if mode != "auto":
             patch.setattr(
-                engine, "_pick", lambda costs: kind if kind in costs else min(costs, key=costs.__getitem__)
+                planner, "pick", lambda costs: kind if kind in costs else min(costs, key=costs.__getitem__)
             )
             if strict:
 
@@ -134,11 +133,11 @@ def forcing(mode: str, strict: bool = False) -> Iterator[None]:
                         pytest.skip(f"{kind} does not apply to this layer ({result[0]} runs)")
                     return result
 
-                patch.setattr(engine, "_strategy", chosen)
+                patch.setattr(planner, "strategy", chosen)
         if mode.startswith("phase"):
-            original = engine._axis_options
+            original = axis.options
             pick = 0 if mode == "phase-shared" else -1
-            patch.setattr(engine, "_axis_options", lambda ax: [original(ax)[pick]])
+            patch.setattr(axis, "options", lambda ax: [original(ax)[pick]])
         cached.cache_clear()
         try:
             yield
@@ -376,15 +375,15 @@ def test_per_sample_gemms_split_the_batch_finer(monkeypatch: pytest.MonkeyPatch)
     x = rng.standard_normal((3, 64, 16, 16)).astype(np.float32)
     w = rng.standard_normal((64, 64, 2, 2)).astype(np.float32)
     kwargs: dict[str, Any] = dict(stride=(2, 2), dilation=(1, 1), crop=((0, 0), (0, 0)))
-    monkeypatch.setattr(engine, "_pick", lambda costs: "phase")
-    engine._strategy.cache_clear()
+    monkeypatch.setattr(planner, "pick", lambda costs: "phase")
+    planner.strategy.cache_clear()
     whole = conv_transpose(x, w, **kwargs)
     # One sample's GEMM result (4 phases x 64 channels x 256 pixels) fits
     # the per-sample bound once, the batch-wide bound three times.
-    monkeypatch.setattr(engine, "_SAMPLE_CHUNK_BYTES", 4 * 256 * 64 * 4)
+    monkeypatch.setattr(planner, "SAMPLE_CHUNK_BYTES", 4 * 256 * 64 * 4)
     calls: list[tuple[int, int]] = []
     chunked = conv_transpose(x, w, progress=lambda d, t: calls.append((d, t)), **kwargs)
-    engine._strategy.cache_clear()
+    planner.strategy.cache_clear()
     assert calls == [(1, 3), (2, 3), (3, 3)]
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
 
@@ -403,7 +402,7 @@ def benchmark_layers() -> list[Any]:
 @pytest.mark.parametrize("layer", benchmark_layers(), ids=lambda layer: layer.name)
 def test_cost_model_picks_the_measured_fastest(layer: Any) -> None:
     dims = len(layer.size)
-    axes = engine._axes(
+    axes = axis.axes_of(
         layer.size, (layer.k,) * dims, (layer.s,) * dims, (1,) * dims, ((layer.p, layer.p - layer.op),) * dims
     )
-    assert engine._strategy(axes, layer.batch, layer.c_in, layer.c_out, layer.groups)[0] == layer.fastest
+    assert planner.strategy(axes, layer.batch, layer.c_in, layer.c_out, layer.groups)[0] == layer.fastest

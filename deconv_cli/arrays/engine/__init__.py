@@ -1,0 +1,30 @@
+"""NumPy execution engine for transposed convolution.
+
+Semantics: ``full[i*s + j*d] += x[i] * w[j]`` (the gradient of
+cross-correlation, no kernel flip), then ``out[t] = full_ext[t + L]`` where
+``full_ext`` is ``full`` zero-extended on both sides, so negative crops add
+zeros.
+
+Every strategy is one or a few matmuls, one module each; ``planner`` picks
+one per call with a cost model whose constants ``costs`` reads from a file
+measured by ``benchmarks/measure_costs.py``:
+
+* ``phase``: stride-phase GEMMs over im2col patches,
+* ``columns``: col2im, one GEMM then one strided add per tap,
+* ``channels_last``: col2im with pixels as GEMM rows,
+* ``pointwise``: latent vectors (every input size 1), one GEMM,
+* ``karatsuba`` and ``karatsuba_first``: three products per pair of inputs
+  instead of four, when every kernel footprint spans two stride blocks.
+
+``buffers`` holds what they share: one reusable arena and the blocked
+scatter into the interleaved output.  ``transpose`` runs the plan over the
+batch in chunks.
+
+Copies and adds run on the calling thread: a pool of copy threads measured
+no faster end to end on 2 cores, as OpenBLAS keeps its threads spinning for
+a while after each GEMM and they compete for the cores.
+"""
+
+from deconv_cli.arrays.engine.transpose import DEFAULT_MAX_MEMORY, conv_transpose
+
+__all__ = ["DEFAULT_MAX_MEMORY", "conv_transpose"]
