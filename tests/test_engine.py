@@ -389,13 +389,13 @@ def test_per_sample_gemms_split_the_batch_finer(monkeypatch: pytest.MonkeyPatch)
 
 
 def benchmark_layers() -> list[Any]:
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "run_vs_torch.py"
-    spec = importlib.util.spec_from_file_location("run_vs_torch", path)
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "run_vs_frameworks.py"
+    spec = importlib.util.spec_from_file_location("run_vs_frameworks", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)  # torch is imported only when the benchmark runs
+    spec.loader.exec_module(module)  # frameworks are imported only when the benchmark runs
     return list(module.LAYERS)
 
 
