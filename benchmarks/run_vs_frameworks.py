@@ -133,9 +133,9 @@ def torch_runner(lay: Layer, x: np.ndarray, w: np.ndarray, threads: int) -> Runn
     return call, lambda y: y.numpy()
 
 
-def onnxruntime_runner(lay: Layer, x: np.ndarray, w: np.ndarray, threads: int) -> Runner:
+def onnx_model(lay: Layer, w: np.ndarray) -> bytes:
+    """A one-node ConvTranspose model with w as its initializer, serialized."""
     import onnx
-    import onnxruntime as ort
     from onnx import TensorProto, helper, numpy_helper
 
     node = helper.make_node(
@@ -151,34 +151,51 @@ def onnxruntime_runner(lay: Layer, x: np.ndarray, w: np.ndarray, threads: int) -
     graph = helper.make_graph(
         [node],
         "deconv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, x.shape)],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, (lay.batch, lay.c_in, *lay.size))],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, (lay.batch, lay.c_out, *lay.out_size()))],
         initializer=[numpy_helper.from_array(w, "w")],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
     onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def onnxruntime_runner(lay: Layer, x: np.ndarray, w: np.ndarray, threads: int) -> Runner:
+    import onnxruntime as ort
+
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(onnx_model(lay, w), options, providers=["CPUExecutionProvider"])
     return (lambda: session.run(None, {"x": x})[0]), np.asarray
+
+
+def jax_kernel(lay: Layer, w: np.ndarray) -> np.ndarray:
+    """w as lax.conv_general_dilated's (k..., cig, groups x cog) kernel, flipped:
+    a transposed convolution is the gradient of a convolution."""
+    cig, cog = lay.c_in // lay.groups, lay.c_out // lay.groups
+    wg = w.reshape(lay.groups, cig, cog, *w.shape[2:])
+    hwio = np.moveaxis(wg, (0, 1, 2), (-2, -3, -1)).reshape(*w.shape[2:], cig, lay.c_out)
+    return np.ascontiguousarray(hwio[(slice(None, None, -1),) * lay.dims])
+
+
+def jax_numbers(lay: Layer) -> tuple[str, str, str]:
+    spatial = "DHW"[3 - lay.dims :]
+    return f"N{spatial}C", f"{spatial}IO", f"N{spatial}C"
+
+
+def tf_kernel(lay: Layer, w: np.ndarray) -> np.ndarray:
+    """w as tf.nn.conv*_transpose's (k..., C_out, C_in) kernel."""
+    return np.ascontiguousarray(np.moveaxis(w, (0, 1), (-1, -2)))
 
 
 def jax_runner(lay: Layer, x: np.ndarray, w: np.ndarray, threads: int) -> Runner:
     import jax
     from jax import lax
 
-    # NHWC input, HWIO kernel flipped and regrouped: the gradient of a convolution
-    spatial = "DHW"[3 - lay.dims :]
-    numbers = (f"N{spatial}C", f"{spatial}IO", f"N{spatial}C")
-    cig, cog = lay.c_in // lay.groups, lay.c_out // lay.groups
-    wg = w.reshape(lay.groups, cig, cog, *w.shape[2:])
-    # (k..., cig, groups x cog), flipped
-    hwio = np.moveaxis(wg, (0, 1, 2), (-2, -3, -1)).reshape(*w.shape[2:], cig, lay.c_out)
-    hwio = np.ascontiguousarray(hwio[(slice(None, None, -1),) * lay.dims])
     edge = [(lay.k - 1 - lay.p, lay.k - 1 - lay.p + lay.op)] * lay.dims
     xj = jax.device_put(np.ascontiguousarray(np.moveaxis(x, 1, -1)))
-    wj = jax.device_put(hwio)
+    wj = jax.device_put(jax_kernel(lay, w))
     fn = jax.jit(
         lambda a: lax.conv_general_dilated(
             a,
@@ -187,7 +204,7 @@ def jax_runner(lay: Layer, x: np.ndarray, w: np.ndarray, threads: int) -> Runner
             edge,
             lhs_dilation=(lay.s,) * lay.dims,
             feature_group_count=lay.groups,
-            dimension_numbers=numbers,
+            dimension_numbers=jax_numbers(lay),
         )
     )
     return (lambda: fn(xj).block_until_ready()), lambda y: np.moveaxis(np.asarray(y), -1, 1)
@@ -207,7 +224,7 @@ def tensorflow_runner(lay: Layer, x: np.ndarray, w: np.ndarray, threads: int) ->
     dims = max(lay.dims, 2)
     unit = (1,) * (dims - lay.dims)
     xn = np.moveaxis(x, 1, -1).reshape(lay.batch, *unit, *lay.size, lay.c_in)
-    kern = np.moveaxis(w, (0, 1), (-1, -2)).reshape(*unit, *w.shape[2:], lay.c_out, lay.c_in)
+    kern = tf_kernel(lay, w).reshape(*unit, *w.shape[2:], lay.c_out, lay.c_in)
     out_shape = [lay.batch, *unit, *lay.out_size(), lay.c_out]
     xt, kt = tf.constant(np.ascontiguousarray(xn)), tf.constant(np.ascontiguousarray(kern))
     strides = [1, *unit, *[lay.s] * lay.dims, 1]
