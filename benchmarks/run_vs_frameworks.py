@@ -20,8 +20,9 @@ Also printed: the BLAS kernel numpy actually uses (threadpoolctl), the machine's
 measured sgemm peak and copy bandwidth, and per layer deconv's GF/s (nominal
 flops of a direct method) and its fraction of that peak, the bound of a direct
 method (nominal flops at the sgemm peak or the input, weight and output bytes at
-the copy bandwidth, whichever is longer), deconv's peak extra memory (beyond its
-output) and the share of the CPUs other processes used meanwhile.
+the copy bandwidth, whichever is longer), the share of deconv's time spent in BLAS
+GEMMs (the rest is numpy copies and adds on the calling thread), deconv's peak
+extra memory (beyond its output) and the share of the CPUs other processes used meanwhile.
 
 The script sets no environment variable: the machine's OPENBLAS_CORETYPE (an old
 AVX2 kernel pinned for compatibility) and OPENBLAS_L2_SIZE are removed by the
@@ -277,6 +278,30 @@ def peak_extra_mib(fn: Callable[[], np.ndarray]) -> float:
     return (peak - result.nbytes) / 2**20
 
 
+def gemm_share(fn: Callable[[], np.ndarray]) -> float:
+    """Share of one call's wall time spent in np.matmul (the engine's BLAS GEMMs):
+    the rest is numpy copies and adds, which run on the calling thread only."""
+    inner = np.matmul
+    spent = 0.0
+
+    def timed(*args: object, **kwargs: object) -> object:
+        nonlocal spent
+        start = time.perf_counter()
+        result = inner(*args, **kwargs)
+        spent += time.perf_counter() - start
+        return result
+
+    fn()
+    np.matmul = timed
+    try:
+        start = time.perf_counter()
+        fn()
+        total = time.perf_counter() - start
+    finally:
+        np.matmul = inner
+    return spent / total
+
+
 def time_blocks(
     runs: dict[str, Callable[[], object]], rounds: int, repeats: int, pause: float
 ) -> dict[str, float]:
@@ -326,7 +351,8 @@ def main() -> int:
     header = (
         f"{'layer':<22}"
         + "".join(f"{name:>8}" for name in makers)
-        + f"{'deconv':>8}{'/best':>7}{'GF/s':>6}{'peak':>5}{'bound':>7}{'/bound':>7}{'MiB':>6}{'others':>7}"
+        + f"{'deconv':>8}{'/best':>7}{'GF/s':>6}{'peak':>5}{'bound':>7}{'/bound':>7}"
+        + f"{'BLAS':>5}{'MiB':>6}{'others':>7}"
     )
     print(header)
     print("-" * len(header))
@@ -368,12 +394,14 @@ def main() -> int:
         cells = "".join(f"{1e3 * best[name]:>8.2f}" if name in best else f"{'-':>8}" for name in makers)
         print(
             f"{lay.name:<22}{cells}{1e3 * t_ours:>8.2f}{ratio:>7.2f}{gflops:>6.0f}{gflops / peak:>5.0%}"
-            f"{1e3 * bound:>7.2f}{t_ours / bound:>7.2f}{peak_extra_mib(ours):>6.1f}{others:>7.0%}",
+            f"{1e3 * bound:>7.2f}{t_ours / bound:>7.2f}"
+            f"{gemm_share(ours):>5.0%}{peak_extra_mib(ours):>6.1f}{others:>7.0%}",
             flush=True,
         )
     print(
         "ms per call; /best: deconv over the fastest framework; peak: deconv's GF/s over the sgemm peak;\n"
         "bound: a direct method's floor (flops at the sgemm peak or bytes at the copy bandwidth);\n"
+        "BLAS: share of deconv's time in GEMMs (the rest: numpy copies and adds on one thread);\n"
         "MiB: deconv's peak extra memory; others: CPU share other processes used meanwhile"
     )
     if ratios:
