@@ -5,8 +5,9 @@
 PyTorch (``conv_transpose{1,2,3}d``), ONNX Runtime (a one-node ``ConvTranspose``
 model), JAX (``lax.conv_general_dilated`` with ``lhs_dilation``, jitted, NHWC) and
 TensorFlow (``conv{2,3}d_transpose``, NHWC, in a ``tf.function``) run in this
-process on float32 with the same number of threads (``--threads``); a framework
-that is not installed is left out.  Each gets its input in its own preferred
+process on float32 with the same number of threads (``--threads``; JAX has no
+such setting and runs XLA's default, one thread per CPU, which the header
+shows); a framework that is not installed is left out.  Each gets its input in its own preferred
 layout, prepared before timing.  Every output is first checked against deconv's
 (float32 golden tolerance); the script exits 1 on any mismatch.
 
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import gc
 import math
+import os
 import statistics
 import sys
 import time
@@ -345,7 +347,8 @@ def main() -> int:
     peak, bandwidth = sgemm_peak_gflops(), copy_bandwidth_gbs()
     print(f"numpy {np.__version__} with {blas}, {threads} threads; {versions(list(makers))}")
     print(
-        f"{args.threads} threads each, float32; best of {args.rounds} blocks, median of {args.repeats}; "
+        f"{args.threads} threads each (jax: {len(os.sched_getaffinity(0))} CPUs), float32; "
+        f"best of {args.rounds} blocks, median of {args.repeats}; "
         f"measured sgemm peak {peak:.0f} GF/s, copy bandwidth {bandwidth:.1f} GB/s"
     )
     header = (
