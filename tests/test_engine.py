@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconv_cli.arrays.engine import axis, conv_transpose, planner
+from deconv_cli.arrays.engine import axis, conv_transpose, parallel, planner
 from deconv_cli.core.geometry import Axis, Layer
 
 Array = npt.NDArray[Any]
@@ -106,6 +106,17 @@ STRATEGIES = [
     "phase-shared",
     "phase-separate",
 ]
+
+
+@contextlib.contextmanager
+def threaded(on: bool = True) -> Iterator[None]:
+    """Chunks on two worker threads however small the call (the engine keeps
+    small calls on one thread, as the tests' arrays are)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if on:
+            patch.setattr(parallel, "MIN_ELEMENTS", 0)
+            patch.setattr(parallel, "workers", lambda: 2)
+        yield
 
 
 @contextlib.contextmanager
@@ -226,13 +237,13 @@ def problems(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(problems(), st.sampled_from(STRATEGIES))
-def test_adjoint_of_forward_correlation(p: dict[str, Any], mode: str) -> None:
+@given(problems(), st.sampled_from(STRATEGIES), st.booleans())
+def test_adjoint_of_forward_correlation(p: dict[str, Any], mode: str, threads: bool) -> None:
     rng = np.random.default_rng(p["seed"])
     groups = p["groups"]
     y = rng.standard_normal((p["batch"], p["cig"] * groups, *p["spatial"]))
     w = rng.standard_normal((p["cig"] * groups, p["cog"], *p["kernel"]))
-    with forcing(mode):
+    with forcing(mode), threaded(threads):
         ty = conv_transpose(y, w, stride=p["stride"], dilation=p["dilation"], crop=p["crop"], groups=groups)
     outs = tuple(
         out_len(n, k, s, d, c)
@@ -278,6 +289,38 @@ def test_chunking_is_exact(
         all(n == 1 for n in spatial) and set(dilation) == {1} and set(crop) == {(0, 0)} and groups == 1
     )
     assert calls == ([(i, batch) for i in range(1, batch + 1)] if needs_scratch else [(batch, batch)])
+
+
+@pytest.mark.parametrize("budget", [None, 1])
+def test_worker_threads_split_the_batch_exactly(strategy: str, budget: int | None) -> None:
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((5, 4, 5, 4))
+    w = rng.standard_normal((4, 3, 4, 3))
+    bias = rng.standard_normal(3)
+    crop = ((1, 2), (-1, 1))
+    calls: list[tuple[int, int]] = []
+    with threaded():
+        got = conv_transpose(
+            x,
+            w,
+            stride=(2, 2),
+            dilation=(1, 1),
+            crop=crop,
+            bias=bias,
+            max_memory=budget,
+            progress=lambda d, t: calls.append((d, t)),
+        )
+    expected = naive_conv_transpose(x, w, (2, 2), (1, 1), crop, bias=bias)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    # two chunks of three and two samples, reported as they finish; a one-byte
+    # budget holds one sample at a time, so one thread runs them one by one
+    done = [d for d, _ in calls]
+    assert {t for _, t in calls} == {5}
+    if budget is None:
+        assert sorted([done[0], done[1] - done[0]]) == [2, 3]
+        assert done[1] == 5
+    else:
+        assert done == [1, 2, 3, 4, 5]
 
 
 def test_default_budget_is_one_chunk_for_small_input() -> None:

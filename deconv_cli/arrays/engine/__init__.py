@@ -18,11 +18,8 @@ measured by ``benchmarks/measure_costs.py``:
 
 ``buffers`` holds what they share: one reusable arena and the blocked
 scatter into the interleaved output.  ``transpose`` runs the plan over the
-batch in chunks.
-
-Copies and adds run on the calling thread: a pool of copy threads measured
-no faster end to end on 2 cores, as OpenBLAS keeps its threads spinning for
-a while after each GEMM and they compete for the cores.
+batch in chunks, which ``parallel`` spreads over worker threads, each with
+a single-threaded BLAS, so that the copies and adds use every core too.
 """
 
 from deconv_cli.arrays.engine.transpose import DEFAULT_MAX_MEMORY, conv_transpose

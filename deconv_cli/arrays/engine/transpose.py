@@ -13,6 +13,7 @@ from deconv_cli.arrays.engine import (
     columns,
     karatsuba,
     karatsuba_first,
+    parallel,
     phase,
     planner,
     pointwise,
@@ -46,7 +47,9 @@ def conv_transpose(
 
     ``max_memory`` (bytes, default 1 GiB) bounds the intermediates by
     splitting the batch; one sample always runs, even over budget.  Not
-    counted: x, the output and kernel-sized rearrangements of w.
+    counted: x, the output and kernel-sized rearrangements of w.  Chunks
+    run on as many threads as numpy's BLAS has, each holding the BLAS to
+    one thread meanwhile (see ``parallel``), within the same budget.
     ``progress(done, total)`` is called from this thread with the number of
     samples done after each chunk.
     """
@@ -71,11 +74,22 @@ def conv_transpose(
             out += bias_b
     per_sample = kind == "phase" and not any(plan.merged for plan in plans)
     cache = planner.SAMPLE_CHUNK_BYTES if per_sample else planner.CACHE_CHUNK_BYTES
+    # A latent vector is one GEMM, which the BLAS threads best by itself;
+    # small work would not pay for starting the threads.
+    small = batch * scratch < parallel.MIN_ELEMENTS
+    threads = 1 if kind == "pointwise" or small else min(parallel.workers(), batch)
     if scratch == 0:
         chunk = max(1, batch)
     else:
-        chunk = max(1, min(batch, min(budget, cache) // (scratch * dtype.itemsize)))
-    arena = Arena(chunk * scratch + max((p.tail for p in plans), default=0), dtype)
+        sample = scratch * dtype.itemsize
+        if budget // threads < sample:
+            threads = 1  # the budget holds one sample at a time
+        fits = min(budget // threads, cache) // sample
+        chunk = max(1, min(batch, fits, -(-batch // threads)))
+    chunks = [(start, min(start + chunk, batch)) for start in range(0, batch, chunk)]
+    threads = min(threads, len(chunks))
+    size = chunk * scratch + max((p.tail for p in plans), default=0)
+    arenas = [Arena(size, dtype) for _ in range(threads)]
     if kind == "phase":
         per_tap = phase.tap_blocks(w, groups)
         weighted = [(plan, phase.weights(per_tap, plan.groups)) for plan in plans]
@@ -84,8 +98,8 @@ def conv_transpose(
     elif kind.startswith("karatsuba"):
         blocks = [karatsuba.Blocks.of(ax) for ax in axes]
         v = karatsuba.weights(w, axes, blocks)
-    for start in range(0, batch, chunk):
-        stop = min(start + chunk, batch)
+
+    def work(start: int, stop: int, arena: Arena) -> None:
         xs, outs = x[start:stop], out[start:stop]
         if kind == "pointwise":
             pointwise.run(xs, w, outs, axes, groups, covered, arena)
@@ -99,8 +113,16 @@ def conv_transpose(
             karatsuba.run(xs, outs, axes, blocks, v, bias_b, arena)
         elif kind == "karatsuba_first":
             karatsuba_first.run(xs, outs, axes, blocks, v, bias_b, arena)
+
+    finished = 0
+
+    def done(samples: int) -> None:
+        nonlocal finished
+        finished += samples
         if progress is not None:
-            progress(stop, batch)
+            progress(finished, batch)
+
+    parallel.run_chunks(chunks, work, arenas, done)
     if kind == "pointwise" and covered and bias_b is not None:
         out += bias_b
     return out
