@@ -84,8 +84,10 @@ def conv_transpose(
         sample = scratch * dtype.itemsize
         if budget // threads < sample:
             threads = 1  # the budget holds one sample at a time
-        fits = min(budget // threads, cache) // sample
-        chunk = max(1, min(batch, fits, -(-batch // threads)))
+        fits = max(1, min(budget // threads, cache) // sample)
+        # chunks of equal size, as many for each thread
+        rounds = -(-batch // (fits * threads))
+        chunk = -(-batch // (rounds * threads))
     chunks = [(start, min(start + chunk, batch)) for start in range(0, batch, chunk)]
     threads = min(threads, len(chunks))
     size = chunk * scratch + max((p.tail for p in plans), default=0)
