@@ -449,3 +449,22 @@ def test_cost_model_picks_the_measured_fastest(layer: Any) -> None:
         layer.size, (layer.k,) * dims, (layer.s,) * dims, (1,) * dims, ((layer.p, layer.p - layer.op),) * dims
     )
     assert planner.strategy(axes, layer.batch, layer.c_in, layer.c_out, layer.groups)[0] == layer.fastest
+
+
+def blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_overlapping_calls_restore_the_blas_threads() -> None:
+    before = blas_threads()
+    # two calls from two threads of the caller, the first ending first
+    first, second = parallel._single_threaded_blas(), parallel._single_threaded_blas()
+    first.__enter__()
+    second.__enter__()
+    assert set(blas_threads()) <= {1}
+    first.__exit__(None, None, None)
+    assert set(blas_threads()) <= {1}
+    second.__exit__(None, None, None)
+    assert blas_threads() == before

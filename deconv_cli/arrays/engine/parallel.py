@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import functools
 import queue
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import contextmanager
 from typing import Any
 
 from deconv_cli.arrays.engine.buffers import Arena
@@ -46,9 +47,31 @@ def workers() -> int:
     return max(1, min(int(lib.num_threads) for lib in blas.lib_controllers))
 
 
-def _single_threaded_blas() -> AbstractContextManager[Any]:
+_lock = threading.Lock()
+_holders = 0
+_restore: Any = None
+
+
+@contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """The BLAS held to one thread, from the first of overlapping calls (from
+    several threads of the caller) until the last one ends."""
+    global _holders, _restore
     blas = _blas()
-    return nullcontext() if blas is None else blas.limit(limits=1)
+    if blas is None:
+        yield
+        return
+    with _lock:
+        if _holders == 0:
+            _restore = blas.limit(limits=1)
+        _holders += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _holders -= 1
+            if _holders == 0:
+                _restore.restore_original_limits()
 
 
 def run_chunks(
