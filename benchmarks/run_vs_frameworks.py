@@ -21,8 +21,8 @@ Also printed: the BLAS kernel numpy actually uses (threadpoolctl), the machine's
 measured sgemm peak and copy bandwidth, and per layer deconv's GF/s (nominal
 flops of a direct method) and its fraction of that peak, the bound of a direct
 method (nominal flops at the sgemm peak or the input, weight and output bytes at
-the copy bandwidth, whichever is longer), the share of deconv's time spent in BLAS
-GEMMs (the rest is numpy copies and adds on the calling thread), deconv's peak
+the copy bandwidth, whichever is longer), the share of deconv's working time spent
+in BLAS GEMMs (the rest is numpy copies and adds), deconv's peak
 extra memory (beyond its output) and the share of the CPUs other processes used meanwhile.
 
 The script sets no environment variable: the machine's OPENBLAS_CORETYPE (an old
@@ -38,11 +38,13 @@ import math
 import os
 import statistics
 import sys
+import threading
 import time
 import tracemalloc
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -55,7 +57,7 @@ from benchmarks.machine import (
     geomean,
     sgemm_peak_gflops,
 )
-from deconv_cli.arrays.engine import conv_transpose
+from deconv_cli.arrays.engine import conv_transpose, parallel
 
 
 @dataclass(frozen=True)
@@ -281,27 +283,37 @@ def peak_extra_mib(fn: Callable[[], np.ndarray]) -> float:
 
 
 def gemm_share(fn: Callable[[], np.ndarray]) -> float:
-    """Share of one call's wall time spent in np.matmul (the engine's BLAS GEMMs):
-    the rest is numpy copies and adds, which run on the calling thread only."""
-    inner = np.matmul
-    spent = 0.0
+    """Share of the engine's working time (summed over its worker threads) spent
+    in np.matmul, its BLAS GEMMs; the rest is numpy copies and adds."""
+    inner_matmul, inner_run = np.matmul, parallel.run_chunks
+    lock = threading.Lock()
+    spent = {"gemm": 0.0, "work": 0.0}
 
-    def timed(*args: object, **kwargs: object) -> object:
-        nonlocal spent
+    def add(key: str, start: float) -> None:
+        with lock:
+            spent[key] += time.perf_counter() - start
+
+    def timed_matmul(*args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
-        result = inner(*args, **kwargs)
-        spent += time.perf_counter() - start
+        result = inner_matmul(*args, **kwargs)
+        add("gemm", start)
         return result
 
+    def timed_run(chunks: Any, work: Callable[[int, int, Any], None], arenas: Any, done: Any) -> None:
+        def timed_work(begin: int, end: int, arena: Any) -> None:
+            start = time.perf_counter()
+            work(begin, end, arena)
+            add("work", start)
+
+        inner_run(chunks, timed_work, arenas, done)
+
     fn()
-    np.matmul = timed
+    np.matmul, parallel.run_chunks = timed_matmul, timed_run
     try:
-        start = time.perf_counter()
         fn()
-        total = time.perf_counter() - start
     finally:
-        np.matmul = inner
-    return spent / total
+        np.matmul, parallel.run_chunks = inner_matmul, inner_run
+    return spent["gemm"] / spent["work"] if spent["work"] else math.nan
 
 
 def time_blocks(
@@ -404,7 +416,7 @@ def main() -> int:
     print(
         "ms per call; /best: deconv over the fastest framework; peak: deconv's GF/s over the sgemm peak;\n"
         "bound: a direct method's floor (flops at the sgemm peak or bytes at the copy bandwidth);\n"
-        "BLAS: share of deconv's time in GEMMs (the rest: numpy copies and adds on one thread);\n"
+        "BLAS: share of deconv's working time in GEMMs (the rest: numpy copies and adds);\n"
         "MiB: deconv's peak extra memory; others: CPU share other processes used meanwhile"
     )
     if ratios:
