@@ -17,7 +17,7 @@ import functools
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
 from contextlib import contextmanager
 from typing import Any
 
@@ -100,10 +100,20 @@ def run_chunks(
         return stop - start
 
     with _single_threaded_blas():
-        pool = ThreadPoolExecutor(len(arenas), thread_name_prefix="deconv")
+        futures = [_pool(len(arenas)).submit(job, *chunk) for chunk in chunks]
         try:
-            for future in as_completed([pool.submit(job, *chunk) for chunk in chunks]):
+            for future in as_completed(futures):
                 done(future.result())
         finally:
             # on an error or an interrupt, chunks not yet started are dropped
-            pool.shutdown(wait=True, cancel_futures=True)
+            # and the running ones finish before the arenas go
+            for future in futures:
+                future.cancel()
+            wait(futures)
+
+
+@functools.cache
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """Worker threads kept for the next call: starting them costs more than a
+    small layer's chunk.  Idle, they wait without using a core."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="deconv")
