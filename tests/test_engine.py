@@ -293,6 +293,8 @@ def test_chunking_is_exact(
 
 @pytest.mark.parametrize("budget", [None, 1])
 def test_worker_threads_split_the_batch_exactly(strategy: str, budget: int | None) -> None:
+    if strategy.startswith("phase"):
+        pytest.skip("phase GEMMs keep the BLAS's own threads")
     rng = np.random.default_rng(9)
     x = rng.standard_normal((5, 4, 5, 4))
     w = rng.standard_normal((4, 3, 4, 3))
