@@ -19,7 +19,8 @@ measured by ``benchmarks/measure_costs.py``:
 ``buffers`` holds what they share: one reusable arena and the blocked
 scatter into the interleaved output.  ``transpose`` runs the plan over the
 batch in chunks, which ``parallel`` spreads over worker threads, each with
-a single-threaded BLAS, so that the copies and adds use every core too.
+a single-threaded BLAS, so that the copies and adds use every core too
+(except for ``phase``, whose GEMMs measured faster on the BLAS's threads).
 """
 
 from deconv_cli.arrays.engine.transpose import DEFAULT_MAX_MEMORY, conv_transpose
