@@ -1,4 +1,4 @@
-"""Tests for the numpy execution engine (deconv_cli.engine)."""
+"""Tests for the numpy execution engine (deconv_cli.arrays.engine)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconv_cli.arrays import engine
-from deconv_cli.arrays.engine import conv_transpose
+from deconv_cli.arrays.engine import axis, conv_transpose, parallel, planner
 from deconv_cli.core.geometry import Axis, Layer
 
 Array = npt.NDArray[Any]
@@ -110,6 +109,17 @@ STRATEGIES = [
 
 
 @contextlib.contextmanager
+def threaded(on: bool = True) -> Iterator[None]:
+    """Chunks on two worker threads however small the call (the engine keeps
+    small calls on one thread, as the tests' arrays are)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if on:
+            patch.setattr(parallel, "MIN_ELEMENTS", 0)
+            patch.setattr(parallel, "workers", lambda: 2)
+        yield
+
+
+@contextlib.contextmanager
 def forcing(mode: str, strict: bool = False) -> Iterator[None]:
     """Force one code path of the engine (the cost model picks only one).
 
@@ -120,11 +130,11 @@ def forcing(mode: str, strict: bool = False) -> Iterator[None]:
     engine caches its choice per shape, hence the clearing.
     """
     kind = "phase" if mode.startswith("phase") else mode
-    cached = engine._strategy
+    cached = planner.strategy
     with pytest.MonkeyPatch.context() as patch:
         if mode != "auto":
             patch.setattr(
-                engine, "_pick", lambda costs: kind if kind in costs else min(costs, key=costs.__getitem__)
+                planner, "pick", lambda costs: kind if kind in costs else min(costs, key=costs.__getitem__)
             )
             if strict:
 
@@ -134,11 +144,11 @@ def forcing(mode: str, strict: bool = False) -> Iterator[None]:
                         pytest.skip(f"{kind} does not apply to this layer ({result[0]} runs)")
                     return result
 
-                patch.setattr(engine, "_strategy", chosen)
+                patch.setattr(planner, "strategy", chosen)
         if mode.startswith("phase"):
-            original = engine._axis_options
+            original = axis.options
             pick = 0 if mode == "phase-shared" else -1
-            patch.setattr(engine, "_axis_options", lambda ax: [original(ax)[pick]])
+            patch.setattr(axis, "options", lambda ax: [original(ax)[pick]])
         cached.cache_clear()
         try:
             yield
@@ -227,13 +237,13 @@ def problems(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(problems(), st.sampled_from(STRATEGIES))
-def test_adjoint_of_forward_correlation(p: dict[str, Any], mode: str) -> None:
+@given(problems(), st.sampled_from(STRATEGIES), st.booleans())
+def test_adjoint_of_forward_correlation(p: dict[str, Any], mode: str, threads: bool) -> None:
     rng = np.random.default_rng(p["seed"])
     groups = p["groups"]
     y = rng.standard_normal((p["batch"], p["cig"] * groups, *p["spatial"]))
     w = rng.standard_normal((p["cig"] * groups, p["cog"], *p["kernel"]))
-    with forcing(mode):
+    with forcing(mode), threaded(threads):
         ty = conv_transpose(y, w, stride=p["stride"], dilation=p["dilation"], crop=p["crop"], groups=groups)
     outs = tuple(
         out_len(n, k, s, d, c)
@@ -279,6 +289,40 @@ def test_chunking_is_exact(
         all(n == 1 for n in spatial) and set(dilation) == {1} and set(crop) == {(0, 0)} and groups == 1
     )
     assert calls == ([(i, batch) for i in range(1, batch + 1)] if needs_scratch else [(batch, batch)])
+
+
+@pytest.mark.parametrize("budget", [None, 1])
+def test_worker_threads_split_the_batch_exactly(strategy: str, budget: int | None) -> None:
+    if strategy.startswith("phase"):
+        pytest.skip("phase GEMMs keep the BLAS's own threads")
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((5, 4, 5, 4))
+    w = rng.standard_normal((4, 3, 4, 3))
+    bias = rng.standard_normal(3)
+    crop = ((1, 2), (-1, 1))
+    calls: list[tuple[int, int]] = []
+    with threaded():
+        got = conv_transpose(
+            x,
+            w,
+            stride=(2, 2),
+            dilation=(1, 1),
+            crop=crop,
+            bias=bias,
+            max_memory=budget,
+            progress=lambda d, t: calls.append((d, t)),
+        )
+    expected = naive_conv_transpose(x, w, (2, 2), (1, 1), crop, bias=bias)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    # two chunks of three and two samples, reported as they finish; a one-byte
+    # budget holds one sample at a time, so one thread runs them one by one
+    done = [d for d, _ in calls]
+    assert {t for _, t in calls} == {5}
+    if budget is None:
+        assert sorted([done[0], done[1] - done[0]]) == [2, 3]
+        assert done[1] == 5
+    else:
+        assert done == [1, 2, 3, 4, 5]
 
 
 def test_default_budget_is_one_chunk_for_small_input() -> None:
@@ -376,34 +420,53 @@ def test_per_sample_gemms_split_the_batch_finer(monkeypatch: pytest.MonkeyPatch)
     x = rng.standard_normal((3, 64, 16, 16)).astype(np.float32)
     w = rng.standard_normal((64, 64, 2, 2)).astype(np.float32)
     kwargs: dict[str, Any] = dict(stride=(2, 2), dilation=(1, 1), crop=((0, 0), (0, 0)))
-    monkeypatch.setattr(engine, "_pick", lambda costs: "phase")
-    engine._strategy.cache_clear()
+    monkeypatch.setattr(planner, "pick", lambda costs: "phase")
+    planner.strategy.cache_clear()
     whole = conv_transpose(x, w, **kwargs)
     # One sample's GEMM result (4 phases x 64 channels x 256 pixels) fits
     # the per-sample bound once, the batch-wide bound three times.
-    monkeypatch.setattr(engine, "_SAMPLE_CHUNK_BYTES", 4 * 256 * 64 * 4)
+    monkeypatch.setattr(planner, "SAMPLE_CHUNK_BYTES", 4 * 256 * 64 * 4)
     calls: list[tuple[int, int]] = []
     chunked = conv_transpose(x, w, progress=lambda d, t: calls.append((d, t)), **kwargs)
-    engine._strategy.cache_clear()
+    planner.strategy.cache_clear()
     assert calls == [(1, 3), (2, 3), (3, 3)]
     np.testing.assert_allclose(chunked, whole, rtol=1e-5, atol=1e-5)
 
 
 def benchmark_layers() -> list[Any]:
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "run_vs_torch.py"
-    spec = importlib.util.spec_from_file_location("run_vs_torch", path)
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "run_vs_frameworks.py"
+    spec = importlib.util.spec_from_file_location("run_vs_frameworks", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)  # torch is imported only when the benchmark runs
+    spec.loader.exec_module(module)  # frameworks are imported only when the benchmark runs
     return list(module.LAYERS)
 
 
 @pytest.mark.parametrize("layer", benchmark_layers(), ids=lambda layer: layer.name)
 def test_cost_model_picks_the_measured_fastest(layer: Any) -> None:
     dims = len(layer.size)
-    axes = engine._axes(
+    axes = axis.axes_of(
         layer.size, (layer.k,) * dims, (layer.s,) * dims, (1,) * dims, ((layer.p, layer.p - layer.op),) * dims
     )
-    assert engine._strategy(axes, layer.batch, layer.c_in, layer.c_out, layer.groups)[0] == layer.fastest
+    assert planner.strategy(axes, layer.batch, layer.c_in, layer.c_out, layer.groups)[0] == layer.fastest
+
+
+def blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_overlapping_calls_restore_the_blas_threads() -> None:
+    before = blas_threads()
+    # two calls from two threads of the caller, the first ending first
+    first, second = parallel._single_threaded_blas(), parallel._single_threaded_blas()
+    first.__enter__()
+    second.__enter__()
+    assert set(blas_threads()) <= {1}
+    first.__exit__(None, None, None)
+    assert set(blas_threads()) <= {1}
+    second.__exit__(None, None, None)
+    assert blas_threads() == before
