@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from deconv_cli.arrays import engine, taps
+from deconv_cli.arrays.engine import planner
+from deconv_cli.arrays.engine.axis import axes_of
 from deconv_cli.arrays.stream import check_dtype, human
 from deconv_cli.core.frameworks import DATA_SHAPES, FRAMEWORKS, WEIGHT_SHAPES, Framework
 from deconv_cli.core.geometry import Axis, Options, Padding
@@ -434,16 +436,16 @@ class Job:
 def engine_scratch(job: Job) -> tuple[int, int]:
     """(elements per sample, fixed elements) of the engine's work on ``job``.
 
-    Reads the engine's own plan (``_axes``, ``_strategy``): the same numbers its chunking uses.
+    Reads the engine's own plan (``axes_of``, ``planner.strategy``): the numbers its chunking uses.
     """
-    axes = engine._axes(  # the engine's plan, not a copy of it
+    axes = axes_of(
         tuple(a.n for a in job.axes),
         tuple(a.kernel_size for a in job.axes),
         tuple(a.stride for a in job.axes),
         tuple(a.dilation for a in job.axes),
         job.crop,
     )
-    _, scratch, _, plans, _ = engine._strategy(axes, job.batch, job.in_channels, job.out_channels, job.groups)
+    _, scratch, _, plans, _ = planner.strategy(axes, job.batch, job.in_channels, job.out_channels, job.groups)
     return scratch, max((p.tail for p in plans), default=0)
 
 
