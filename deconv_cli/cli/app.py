@@ -158,8 +158,11 @@ PaddingOption = Annotated[
     typer.Option(
         "--padding",
         "-p",
-        help="valid, same (= SAME_UPPER), same_lower, a crop per axis (1 or 1,2) "
-        "or an asymmetric begin:end crop per axis (1:2,0:1).",
+        help="valid, same (TensorFlow's; = ONNX SAME_UPPER), same_lower, or per axis an int or B:E "
+        "(1,2 or 1:2,0:1) in --framework's own meaning: torch and no framework: a crop (PyTorch's "
+        "padding; B:E crops B at the start, E at the end); tf: tf.nn's explicit padding (2-D); "
+        "onnx: pads; jax: lax.conv_transpose's (lo, hi) zeros added at the edges of the "
+        "zero-inserted input.",
         autocompletion=_complete_padding,
     ),
 ]

@@ -26,26 +26,12 @@ from deconv_cli.cli.app import (
     OutputShape,
     PaddingOption,
     Stride,
-    _complete_padding,
     app,
 )
 from deconv_cli.core import parse
 from deconv_cli.core.frameworks import FRAMEWORKS
 from deconv_cli.errors import DeconvError, ExitCode
 
-OwnPadding = Annotated[
-    str,
-    typer.Option(
-        "--padding",
-        "-p",
-        help="valid, same (TensorFlow's; = ONNX SAME_UPPER), same_lower, or per axis an int or B:E "
-        "(1,2 or 1:2,0:1) in --framework's own meaning: torch and no framework: a crop (PyTorch's "
-        "padding; B:E crops B at the start, E at the end); tf: tf.nn's explicit padding (2-D); "
-        "onnx: pads; jax: lax.conv_transpose's (lo, hi) zeros added at the edges of the "
-        "zero-inserted input.",
-        autocompletion=_complete_padding,
-    ),
-]
 ReadAs = Annotated[
     FrameworkName | None,
     typer.Option(
@@ -63,7 +49,7 @@ def shape(
     kernel_size: Kernel,
     stride: Stride = "1",
     dilation: Dilation = "1",
-    padding: OwnPadding = "valid",
+    padding: PaddingOption = "valid",
     output_padding: OutputPadding = None,
     output_shape: OutputShape = None,
     framework: ReadAs = None,
