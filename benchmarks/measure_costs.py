@@ -1,7 +1,7 @@
 """Measure the engine's cost-model constants on this machine and write them to
 deconv_cli/arrays/engine/costs.json, which the planner reads.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /work/oracle/bin/python benchmarks/measure_costs.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/measure_costs.py
 
 Each constant is the fastest of several timings (interference only slows a
 run down) of the operation the planner prices, on arrays of the size one batch

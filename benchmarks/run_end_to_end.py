@@ -1,6 +1,6 @@
 """End to end: `deconv run` as a process against a minimal script per framework.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /work/oracle/bin/python benchmarks/run_end_to_end.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/run_end_to_end.py
 
 What a command-line user feels: the wall time of one process that loads the
 input and weight from .npy files, computes the layer and saves the result.

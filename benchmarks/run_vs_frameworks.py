@@ -1,6 +1,6 @@
 """Time deconv's numpy engine against every installed CPU framework, side by side.
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE /work/oracle/bin/python benchmarks/run_vs_frameworks.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/run_vs_frameworks.py
 
 PyTorch (``conv_transpose{1,2,3}d``), ONNX Runtime (a one-node ``ConvTranspose``
 model), JAX (``lax.conv_general_dilated`` with ``lhs_dilation``, jitted, NHWC) and
