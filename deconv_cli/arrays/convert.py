@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from deconv_cli.arrays.execute import _from_channels_first, _to_channels_first, _to_torch_weight
+from deconv_cli.arrays.layouts import from_channels_first, to_channels_first, to_torch_weight
 from deconv_cli.core.frameworks import DATA_SHAPES, FRAMEWORKS, WEIGHT_SHAPES, Framework
 from deconv_cli.errors import DeconvError
 
@@ -75,8 +75,8 @@ def rearrange(
             f"{names['array']} must have 3, 4 or 5 dimensions: {what} (got shape {values.shape})"
         )
     if kind != "weight":
-        first = _to_channels_first(values, _rules(source).channels_last)
-        moved = _from_channels_first(first, _rules(target).channels_last)
+        first = to_channels_first(values, _rules(source).channels_last)
+        moved = from_channels_first(first, _rules(target).channels_last)
     else:
         moved = _from_torch(_to_torch(values, source, groups, names), target, groups)
     return np.ascontiguousarray(moved)
@@ -93,7 +93,7 @@ def _grouped(layout: str) -> bool:
 
 def _to_torch(w: Array, layout: str, groups: int, names: Mapping[str, str]) -> Array:
     """The weight as torch's (C_in, C_out/groups, *k), as ``conv_transpose`` reads it."""
-    torch = _to_torch_weight(w, _rules(layout))
+    torch = to_torch_weight(w, _rules(layout))
     if groups > 1 and not _grouped(layout):
         torch = _blocks(torch, groups, layout, names)
     elif torch.shape[0] % groups:

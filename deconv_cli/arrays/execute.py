@@ -1,31 +1,27 @@
 """``conv_transpose``: run a transposed convolution on numpy arrays exactly as a framework does.
 
-The framework's rules (``frameworks``) give the crop of every axis; this module
-checks every argument (one ``DeconvError`` for anything hostile), plans the run from
-shapes and dtypes alone (so the command can refuse a run that would not fit in
-memory before reading its arrays), and moves axes between the framework's layouts
-and the engine's ``(N, C, *spatial)`` / ``(C_in, C_out/groups, *k)`` layout.
+The framework's rules (``frameworks``) give the crop of every axis; ``arguments`` checks
+every argument (one ``DeconvError`` for anything hostile); this module plans the run from
+shapes and dtypes alone (so the command can refuse a run that would not fit in memory
+before reading its arrays), and runs it in the engine's layout (``layouts``).
 """
 
 from __future__ import annotations
 
 import math
-import operator
 import os
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from deconv_cli.arrays import engine, taps
+from deconv_cli.arrays import arguments, engine, layouts, taps
 from deconv_cli.arrays.engine import planner
 from deconv_cli.arrays.engine.axis import axes_of
 from deconv_cli.arrays.stream import check_dtype, human
-from deconv_cli.core.frameworks import DATA_SHAPES, FRAMEWORKS, WEIGHT_SHAPES, Framework
-from deconv_cli.core.geometry import Axis, Options, Padding
-from deconv_cli.core.parse import MODES, spread
+from deconv_cli.core.frameworks import DATA_SHAPES, WEIGHT_SHAPES, Framework
+from deconv_cli.core.geometry import Axis
 from deconv_cli.errors import DeconvError, ExitCode
 
 if TYPE_CHECKING:
@@ -40,8 +36,6 @@ IntArg = int | Sequence[int]
 ENGINE_LIMIT = 4096
 #: kernel-sized rearrangements of the weight the engine may hold at once
 WEIGHT_COPIES = 4
-#: the option each API parameter is given by on the command line, for messages
-_OPTIONS = {"op": "output_padding", "output-shape": "output_shape", "s": "stride", "d": "dilation"}
 
 
 def conv_transpose(
@@ -74,7 +68,11 @@ def conv_transpose(
     >>> conv_transpose([[[1.0, 2.0]]], [[[1.0, 1.0, 1.0]]], stride=2).tolist()
     [[[1.0, 1.0, 3.0, 2.0, 2.0]]]
     """
-    data, kernel, shift = _array(x, "x"), _array(w, "w"), None if bias is None else _array(bias, "bias")
+    data, kernel, shift = (
+        arguments.array(x, "x"),
+        arguments.array(w, "w"),
+        None if bias is None else arguments.array(bias, "bias"),
+    )
     if progress is not None and not callable(progress):
         raise DeconvError(f"progress must be a function of (done, total) or None (got {progress!r})")
     job = plan(
@@ -92,7 +90,9 @@ def conv_transpose(
         output_shape=output_shape,
         layout=layout,
     )
-    job.check_memory(_budget(max_memory, "max_memory"), "max_memory", loaded=_loaded(data, kernel, shift))
+    job.check_memory(
+        arguments.budget(max_memory, "max_memory"), "max_memory", loaded=_loaded(data, kernel, shift)
+    )
     return job.run(data, kernel, shift, max_memory, progress)
 
 
@@ -111,9 +111,11 @@ def full_result(
     >>> full_result([[[1.0, 2.0]]], [[[1.0, 1.0, 1.0]]], stride=2).tolist()
     [[[1.0, 1.0, 3.0, 2.0, 2.0]]]
     """
-    data, kernel = _array(x, "x"), _array(w, "w")
+    data, kernel = arguments.array(x, "x"), arguments.array(w, "w")
     job = plan_full(data.shape, data.dtype, kernel.shape, kernel.dtype, stride, dilation, framework, layout)
-    job.check_memory(_budget(max_memory, "max_memory"), "max_memory", loaded=_loaded(data, kernel, None))
+    job.check_memory(
+        arguments.budget(max_memory, "max_memory"), "max_memory", loaded=_loaded(data, kernel, None)
+    )
     return job.run(data, kernel, None, max_memory, None)
 
 
@@ -138,15 +140,15 @@ def plan(
 
     Messages name the API's parameters (``output_padding``), or with ``cli_words`` the command's (``--op``).
     """
-    rules = _framework(framework)
+    rules = arguments.framework(framework)
     job = Job.of(x_shape, x_dtype, w_shape, w_dtype, bias_shape, rules, stride, dilation, groups, layout)
-    options = _options(padding, output_padding, output_shape, len(job.axes))
+    options = arguments.options(padding, output_padding, output_shape, len(job.axes))
     try:
         layers = rules.layers(job.axes, options)
     except DeconvError as error:  # the core words its hints for the command line
         if cli_words:
             raise
-        raise DeconvError(_api_words(str(error)), error.exit_code) from None
+        raise DeconvError(arguments.api_words(str(error)), error.exit_code) from None
     return job.cropped(tuple((layer.begin, layer.end) for layer in layers))
 
 
@@ -161,82 +163,14 @@ def plan_full(
     layout: Layout | None = None,
 ) -> Job:
     """``plan`` of the uncropped result (``full_result``)."""
-    job = Job.of(x_shape, x_dtype, w_shape, w_dtype, None, _framework(framework), stride, dilation, 1, layout)
+    job = Job.of(
+        x_shape, x_dtype, w_shape, w_dtype, None, arguments.framework(framework), stride, dilation, 1, layout
+    )
     return job.cropped(((0, 0),) * len(job.axes))
-
-
-def _api_words(message: str) -> str:
-    """``use --op 1`` as ``use output_padding=1``: the API's parameters, not the command's options.
-
-    >>> _api_words("use --s 1 or --d 1; give --output-shape in [5, 6], or --framework onnx")
-    "use stride=1 or dilation=1; give output_shape in [5, 6], or framework='onnx'"
-    """
-
-    def name(match: re.Match[str]) -> str:
-        return _OPTIONS[match[1]] + ("" if match[2] is None else f"={match[2]}")
-
-    message = re.sub(r"--framework (\w+)", r"framework='\1'", message)
-    return re.sub(r"--(op|output-shape|s|d)\b(?: (\d+)\b)?", name, message)
-
-
-def _array(value: object, name: str) -> npt.NDArray[Any]:
-    """``value`` as an array of real numbers, or the error."""
-    try:
-        array = np.asarray(value)
-    except (ValueError, TypeError, OverflowError, MemoryError) as error:
-        raise DeconvError(f"{name} must be an array of real numbers ({str(error).splitlines()[0]})") from None
-    try:
-        check_dtype(array.dtype, name)
-    except DeconvError as error:
-        raise DeconvError(str(error)) from None  # a bad argument, not a bad file
-    if array.size == 0:
-        raise DeconvError(f"{name} must not be empty (got shape {array.shape})")
-    return array
 
 
 def _loaded(*arrays: npt.NDArray[Any] | None) -> int:
     return sum(a.nbytes for a in arrays if a is not None)
-
-
-def _budget(value: object, name: str) -> int | None:
-    if value is None:
-        return None
-    if not _is_int(value) or _index(value) < 1:
-        raise DeconvError(f"{name} must be a positive number of bytes or None (got {value!r})")
-    return _index(value)
-
-
-def _is_int(value: object) -> bool:
-    """Python and numpy integers; not bools, which are ints by accident."""
-    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
-
-
-def _index(value: object) -> int:
-    return operator.index(value)  # type: ignore[arg-type]
-
-
-def _int(value: object, name: str, minimum: int) -> int:
-    if not _is_int(value) or _index(value) < minimum:
-        raise DeconvError(f"{name} must be an int >= {minimum} (got {value!r})")
-    return _index(value)
-
-
-def _ints(value: object, rank: int, name: str, minimum: int) -> tuple[int, ...]:
-    """One int, or one per axis: ``name`` must be ... (got ...)."""
-    items = (value,) if _is_int(value) else _sequence(value)
-    if items is None or len(items) not in (1, rank) or not all(_is_int(v) and v >= minimum for v in items):  # type: ignore[operator]
-        kind = "a positive int" if minimum == 1 else f"an int >= {minimum}"
-        raise DeconvError(f"{name} must be {kind} or {rank} of them (got {value!r})")
-    return spread(tuple(_index(v) for v in items), rank)
-
-
-def _sequence(value: object) -> tuple[object, ...] | None:
-    """A list, tuple or 1-D array as a tuple; None for anything else (strings included)."""
-    if isinstance(value, list | tuple):
-        return tuple(value)
-    if isinstance(value, np.ndarray) and value.ndim == 1:
-        return tuple(value.tolist())
-    return None
 
 
 @dataclass(frozen=True)
@@ -287,13 +221,13 @@ class Job:
                 f"or {rank + 1} without the batch N, to match a {rank}-D weight of shape {w_shape} "
                 f"(got {x_shape})"
             )
-        count = _int(groups, "groups", 1)
+        count = arguments.integer(groups, "groups", 1)
         unbatched = len(x_shape) == rank + 1
         shape = (1, *x_shape) if unbatched else x_shape
         batch, channels, spatial = (
             (shape[0], shape[-1], shape[1:-1]) if channels_last else (shape[0], shape[1], shape[2:])
         )
-        in_channels, out_per_group, kernel = _torch_weight_shape(w_shape, rules)
+        in_channels, out_per_group, kernel = layouts.torch_weight_shape(w_shape, rules)
         rules.check_groups(count, rank)
         _check_channels(channels, in_channels, count, rules)
         if bias_shape is not None and bias_shape != (out_per_group * count,):
@@ -304,8 +238,8 @@ class Job:
             for n, k, s, d in zip(
                 spatial,
                 kernel,
-                _ints(stride, rank, "stride", 1),
-                _ints(dilation, rank, "dilation", 1),
+                arguments.ints(stride, rank, "stride", 1),
+                arguments.ints(dilation, rank, "dilation", 1),
                 strict=True,
             )
         )
@@ -404,8 +338,10 @@ class Job:
         """The result, in the framework's layout and the result dtype."""
         batched = x[None] if self.unbatched else x
         # one copy each, in the engine's layout and dtype (the engine then copies nothing)
-        data = np.ascontiguousarray(_to_channels_first(batched, self.channels_last), dtype=self.compute)
-        weight = np.ascontiguousarray(_to_torch_weight(w, self.rules), dtype=self.compute)
+        data = np.ascontiguousarray(
+            layouts.to_channels_first(batched, self.channels_last), dtype=self.compute
+        )
+        weight = np.ascontiguousarray(layouts.to_torch_weight(w, self.rules), dtype=self.compute)
         shift = None if bias is None else np.asarray(bias, dtype=self.compute)
         budget = max_memory
         if max_memory is not None:
@@ -428,7 +364,7 @@ class Job:
                     max_memory=budget,
                     progress=progress,
                 )
-            result = _from_channels_first(out, self.channels_last)
+            result = layouts.from_channels_first(out, self.channels_last)
             # one copy at most: the layout move and the dtype together
             return (result[0] if self.unbatched else result).astype(self.dtype, order="C", copy=False)
 
@@ -456,12 +392,6 @@ def _physical_memory() -> int:
         return 1 << 62
 
 
-def _framework(name: object) -> Framework:
-    if not isinstance(name, str) or name not in FRAMEWORKS:
-        raise DeconvError(f"framework must be one of {', '.join(FRAMEWORKS)} (got {name!r})")
-    return FRAMEWORKS[name]
-
-
 def _dtypes(x: np.dtype[Any], w: np.dtype[Any]) -> tuple[np.dtype[Any], np.dtype[Any]]:
     """(result, computation) dtypes: a float input keeps its dtype, byte order included, and is
     computed in native float32 (float16 and float32) or float64; integers and bools give float32."""
@@ -470,68 +400,6 @@ def _dtypes(x: np.dtype[Any], w: np.dtype[Any]) -> tuple[np.dtype[Any], np.dtype
     if x.kind != "f":
         return np.dtype(np.float32), np.dtype(np.float32)
     return x, np.dtype(np.float64 if x.itemsize == 8 else np.float32)
-
-
-def _options(padding: object, output_padding: object, output_shape: object, rank: int) -> tuple[Options, ...]:
-    if isinstance(padding, str):
-        if padding.lower() not in MODES:
-            raise DeconvError(
-                f"padding must be valid, same, same_lower, ints or (begin, end) pairs (got {padding!r})"
-            )
-        paddings = (Padding(MODES[padding.lower()]),) * rank  # type: ignore[arg-type]
-    else:
-        items = (padding,) if _is_int(padding) else _sequence(padding)
-        if items is None or len(items) not in (1, rank):
-            raise DeconvError(
-                f"padding must be valid, same, same_lower, an int or {rank} of them, or (begin, end) "
-                f"pairs (got {padding!r})"
-            )
-        paddings = spread(tuple(_crop(item, padding) for item in items), rank)
-    extras: tuple[int | None, ...] = (None,) * rank
-    if output_padding is not None:
-        extras = _ints(output_padding, rank, "output_padding", 0)
-    wanted: tuple[int | None, ...] = (None,) * rank
-    if output_shape is not None:
-        wanted = _ints(output_shape, rank, "output_shape", 1)
-    return tuple(Options(*values) for values in zip(paddings, extras, wanted, strict=True))
-
-
-def _crop(item: object, padding: object) -> Padding:
-    if _is_int(item):
-        return Padding.explicit(_index(item), _index(item))
-    pair = _sequence(item)
-    if pair is None or len(pair) != 2 or not all(_is_int(v) for v in pair):
-        raise DeconvError(f"padding must be ints or (begin, end) pairs of ints (got {padding!r})")
-    return Padding.explicit(_index(pair[0]), _index(pair[1]))
-
-
-def _torch_weight_shape(shape: tuple[int, ...], rules: Framework) -> tuple[int, int, tuple[int, ...]]:
-    """(C_in, C_out/groups, kernel) of a weight in ``rules``' layout."""
-    rank = len(shape) - 2
-    if rules.weight_layout == "k_out_in":  # (*k, C_out/groups, C_in)
-        return shape[rank + 1], shape[rank], shape[:rank]
-    if rules.weight_layout == "k_in_out_flipped":  # (*k, C_in, C_out)
-        return shape[rank], shape[rank + 1], shape[:rank]
-    return shape[0], shape[1], shape[2:]
-
-
-def _to_channels_first(x: npt.NDArray[np.generic], channels_last: bool) -> npt.NDArray[np.generic]:
-    return np.moveaxis(x, -1, 1) if channels_last else x
-
-
-def _from_channels_first(x: npt.NDArray[np.generic], channels_last: bool) -> npt.NDArray[np.generic]:
-    return np.moveaxis(x, 1, -1) if channels_last else x
-
-
-def _to_torch_weight(w: npt.NDArray[np.generic], rules: Framework) -> npt.NDArray[np.generic]:
-    """The weight as (C_in, C_out/groups, *k), applied without a flip."""
-    rank = w.ndim - 2
-    spatial = tuple(range(rank))
-    if rules.weight_layout == "k_out_in":  # (*k, C_out/groups, C_in)
-        return np.transpose(w, (rank + 1, rank, *spatial))
-    if rules.weight_layout == "k_in_out_flipped":  # (*k, C_in, C_out), a direct-conv kernel
-        return np.flip(np.transpose(w, (rank, rank + 1, *spatial)), axis=tuple(range(2, rank + 2)))
-    return w
 
 
 def _check_channels(channels: int, in_channels: int, groups: int, rules: Framework) -> None:
