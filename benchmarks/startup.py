@@ -1,4 +1,4 @@
-"""Startup budget: median wall time of deconv's shape, pad, --help and a TAB completion
+"""Startup budget: median wall time of deconv's shape, pad, net, --help and a TAB completion
 against a bare Typer app doing the same, measured in the same run (target ratio <= 1.15).
 
     python benchmarks/startup.py [--runs 31]
@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-# The same command-line surface as deconv's shape and pad (Typer's per-option cost grows with
-# the options), with bodies that do nothing: the ratio is what deconv itself adds.
+# The same command-line surface as deconv's shape, pad and net (Typer's per-option cost grows
+# with the options), with bodies that do nothing: the ratio is what deconv itself adds.
 BARE = """
 from enum import Enum
 from typing import Annotated
@@ -37,27 +37,49 @@ def shape(
     n: Annotated[str, typer.Option("--in")], k: Text, s: Text = "1", d: Text = "1", padding: Text = "valid",
     op: Maybe = None, output_shape: Maybe = None, framework: Annotated[Framework, typer.Option()] = "tf",
     json: bool = False, emit: Annotated[Framework | None, typer.Option()] = None,
+    in_channels: Maybe = None, out_channels: Maybe = None, groups: int = 1,
 ) -> None:
     print(n)
 
 
 @app.command()
 def pad(
-    n: Annotated[str, typer.Option("--in")], out: Text, k: Maybe = None, s: Maybe = None, d: Text = "1",
-    framework: Annotated[list[Framework] | None, typer.Option()] = None, max_k: int = 8, max_s: int = 4,
-    limit: Annotated[int | None, typer.Option()] = None, json: bool = False,
-    emit: Annotated[Framework | None, typer.Option()] = None,
+    n: Annotated[str, typer.Option("--in")], out: Maybe = None, factor: Maybe = None, k: Maybe = None,
+    s: Maybe = None, d: Text = "1", framework: Annotated[list[Framework] | None, typer.Option()] = None,
+    max_k: int = 8, max_s: int = 4, limit: Annotated[int | None, typer.Option()] = None, json: bool = False,
+    emit: Annotated[Framework | None, typer.Option()] = None, in_channels: Maybe = None,
+    out_channels: Maybe = None, groups: int = 1,
 ) -> None:
     print(n, out)
+
+
+@app.command()
+def net(
+    source: str, n: Annotated[str | None, typer.Option("--in")] = None,
+    framework: Annotated[Framework | None, typer.Option()] = None, json: bool = False,
+) -> None:
+    print(open(source).read()[:1])
 
 
 app(prog_name="bare")
 """
 
-# (name, arguments, extra environment), the same for deconv and the bare app
+# (name, arguments, extra environment), the same for deconv and the bare app; NET is a
+# 5-level U-Net in deconv's text format, written to a temporary file
+UNET = """framework torch
+repeat 4:
+  e{i} = conv k=3 p=1 x2
+  max_pool k=2
+conv k=3 p=1 x2
+repeat 4:
+  convT k=2 s=2
+  concat e{5-i}
+  conv k=3 p=1 x2
+"""
 CASES = [
     ("shape", ["shape", "--in", "16", "--k", "6", "--s", "2", "--padding", "same"], {}),
     ("pad", ["pad", "--in", "8", "--out", "16", "--k", "4", "--s", "2"], {}),
+    ("net", ["net", "NET", "--in", "572"], {}),
     ("--help", ["--help"], {}),
     ("TAB", [], {"COMP_WORDS": "prog shape --f", "COMP_CWORD": "2"}),
 ]
@@ -84,6 +106,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         bare = Path(folder) / "bare.py"
         bare.write_text(BARE)
+        unet = Path(folder) / "unet.txt"
+        unet.write_text(UNET)
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, median of {runs} runs (ms)")
         print(f"{'command':8} {'deconv':>8} {'bare':>8} {'ratio':>6}")
         for name, arguments, extra in CASES:
@@ -92,6 +116,7 @@ def main() -> None:
             if name == "TAB":
                 env_ours["_DECONV_COMPLETE"] = "complete_bash"
                 env_theirs["_BARE_COMPLETE"] = "complete_bash"
+            arguments = [str(unet) if word == "NET" else word for word in arguments]
             a, b = [], []
             for _ in range(runs):  # interleaved, so drift on a noisy machine hits both alike
                 a.append(timed([sys.executable, script, *arguments], env_ours))
