@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from deconv_cli.arrays import arguments, engine, layouts, taps
-from deconv_cli.arrays.engine import planner
-from deconv_cli.arrays.engine.axis import axes_of
 from deconv_cli.arrays.stream import check_dtype, human
 from deconv_cli.core.frameworks import DATA_SHAPES, WEIGHT_SHAPES, Framework
 from deconv_cli.core.geometry import Axis
@@ -372,17 +370,19 @@ class Job:
 def engine_scratch(job: Job) -> tuple[int, int]:
     """(elements per sample, fixed elements) of the engine's work on ``job``.
 
-    Reads the engine's own plan (``axes_of``, ``planner.strategy``): the numbers its chunking uses.
+    The engine's own count (``engine.scratch``): the numbers its chunking uses.
     """
-    axes = axes_of(
+    return engine.scratch(
         tuple(a.n for a in job.axes),
         tuple(a.kernel_size for a in job.axes),
         tuple(a.stride for a in job.axes),
         tuple(a.dilation for a in job.axes),
         job.crop,
+        job.batch,
+        job.in_channels,
+        job.out_channels,
+        job.groups,
     )
-    _, scratch, _, plans, _ = planner.strategy(axes, job.batch, job.in_channels, job.out_channels, job.groups)
-    return scratch, max((p.tail for p in plans), default=0)
 
 
 def _physical_memory() -> int:

@@ -23,6 +23,6 @@ a single-threaded BLAS, so that the copies and adds use every core too
 (except for ``phase``, whose GEMMs measured faster on the BLAS's threads).
 """
 
-from deconv_cli.arrays.engine.transpose import DEFAULT_MAX_MEMORY, conv_transpose
+from deconv_cli.arrays.engine.transpose import DEFAULT_MAX_MEMORY, conv_transpose, scratch
 
-__all__ = ["DEFAULT_MAX_MEMORY", "conv_transpose"]
+__all__ = ["DEFAULT_MAX_MEMORY", "conv_transpose", "scratch"]

@@ -25,6 +25,29 @@ DEFAULT_MAX_MEMORY = 1 << 30
 Progress = Callable[[int, int], None]
 
 
+def scratch(
+    spatial: Sequence[int],
+    kernel: Sequence[int],
+    stride: Sequence[int],
+    dilation: Sequence[int],
+    crop: Sequence[tuple[int, int]],
+    batch: int,
+    c_in: int,
+    c_out: int,
+    groups: int,
+) -> tuple[int, int]:
+    """(elements per sample, fixed elements) of the intermediates the engine holds for a call:
+    what its chunking counts against ``max_memory``."""
+    axes = axis.axes_of(spatial, kernel, stride, dilation, crop)
+    _, per_sample, _, plans, _ = planner.strategy(axes, batch, c_in, c_out, groups)
+    return per_sample, _tail(plans)
+
+
+def _tail(plans: Sequence[phase.Plan]) -> int:
+    """How far the phase plans read past their padded planes (``phase.Plan.tail``)."""
+    return max((plan.tail for plan in plans), default=0)
+
+
 def conv_transpose(
     x: Array,
     w: Array,
@@ -92,7 +115,7 @@ def conv_transpose(
         chunk = -(-batch // (rounds * threads))
     chunks = [(start, min(start + chunk, batch)) for start in range(0, batch, chunk)]
     threads = min(threads, len(chunks))
-    size = chunk * scratch + max((p.tail for p in plans), default=0)
+    size = chunk * scratch + _tail(plans)
     arenas = [Arena(size, dtype) for _ in range(threads)]
     if kind == "phase":
         per_tap = phase.tap_blocks(w, groups)
