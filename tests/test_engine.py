@@ -140,8 +140,8 @@ def forcing(mode: str, strict: bool = False) -> Iterator[None]:
 
                 def chosen(*args: Any) -> Any:
                     result = cached(*args)
-                    if result[0] != kind:
-                        pytest.skip(f"{kind} does not apply to this layer ({result[0]} runs)")
+                    if result.kind != kind:
+                        pytest.skip(f"{kind} does not apply to this layer ({result.kind} runs)")
                     return result
 
                 patch.setattr(planner, "strategy", chosen)
@@ -444,13 +444,26 @@ def benchmark_layers() -> list[Any]:
     return list(module.LAYERS)
 
 
-@pytest.mark.parametrize("layer", benchmark_layers(), ids=lambda layer: layer.name)
-def test_cost_model_picks_the_measured_fastest(layer: Any) -> None:
+def layer_choice(layer: Any) -> planner.Choice:
     dims = len(layer.size)
     axes = axis.axes_of(
         layer.size, (layer.k,) * dims, (layer.s,) * dims, (1,) * dims, ((layer.p, layer.p - layer.op),) * dims
     )
-    assert planner.strategy(axes, layer.batch, layer.c_in, layer.c_out, layer.groups)[0] == layer.fastest
+    return planner.strategy(axes, layer.batch, layer.c_in, layer.c_out, layer.groups)
+
+
+@pytest.mark.parametrize("layer", benchmark_layers(), ids=lambda layer: layer.name)
+def test_cost_model_picks_the_measured_fastest(layer: Any) -> None:
+    assert layer_choice(layer).kind == layer.fastest
+
+
+@pytest.mark.parametrize("layer", benchmark_layers(), ids=lambda layer: layer.name)
+def test_sample_by_sample_gemms_split_the_batch_finer(layer: Any) -> None:
+    """col2im and per-sample phase GEMMs keep their chunk's results in cache;
+    GEMMs over a whole chunk (Karatsuba, latent vectors) would get thinner."""
+    choice = layer_choice(layer)
+    assert choice.per_sample == (layer.fastest in ("columns", "phase"))
+    assert choice.blas_threaded == (layer.fastest in ("pointwise", "phase"))
 
 
 def blas_threads() -> list[int]:

@@ -7,6 +7,7 @@ import functools
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from deconv_cli.arrays.engine import axis
 from deconv_cli.arrays.engine.axis import Axis, Group, make_group, phase_taps
@@ -25,27 +26,44 @@ from deconv_cli.arrays.engine.phase import Plan
 # Intermediates beyond this fall out of the last-level cache and slow every
 # copy, so the batch is split below it even when max_memory allows more.
 CACHE_CHUNK_BYTES = 16 << 20
-# GEMMs that run sample by sample lose nothing to small chunks, which keep
-# their results in cache until the scatter reads them, so those plans split
-# finer (GEMMs over a whole chunk get thinner instead).
+# GEMMs that run sample by sample (per-sample phase plans, col2im) lose
+# nothing to small chunks, which keep their results in cache until the
+# scatter reads them, so those plans split finer (GEMMs over a whole chunk
+# get thinner instead).  Measured: 128->3 col2im 0.71x the time at 16 MiB.
 SAMPLE_CHUNK_BYTES = 4 << 20
 
 
+@dataclass(frozen=True)
+class Choice:
+    """The plan for one layer's shapes."""
+
+    kind: str  # the strategy's module name, or "none" when no tap lands
+    scratch: int  # intermediate elements per sample
+    covered: bool  # the strategy writes every output
+    plans: tuple[Plan, ...] = ()  # phase's im2col + GEMM passes
+    shared: tuple[Group, ...] = ()  # channels_last's phase groups
+    # the BLAS's own threads run it, else worker threads run batch chunks
+    # (the copies and adds around the GEMMs then use every core too)
+    blas_threaded: bool = False
+
+    @property
+    def per_sample(self) -> bool:
+        """Its GEMMs run sample by sample, whatever the chunk."""
+        return self.kind == "columns" or (self.kind == "phase" and not any(p.merged for p in self.plans))
+
+
 @functools.lru_cache(maxsize=64)
-def strategy(
-    axes: tuple[Axis, ...], batch: int, c_in: int, c_out: int, n_groups: int
-) -> tuple[str, int, bool, tuple[Plan, ...], tuple[Group, ...]]:
-    """(kind, scratch elements per sample, whether every output gets
-    written, phase plans, shared phase groups); cached since it only
-    depends on shapes and costs about as much as a small layer."""
+def strategy(axes: tuple[Axis, ...], batch: int, c_in: int, c_out: int, n_groups: int) -> Choice:
+    """Cached since it only depends on shapes and costs about as much as a small layer."""
     if all(ax.n == 1 for ax in axes):
         # No intermediates when the GEMM can write the output in place.
         direct = all(ax.d == 1 and ax.lo == 0 and ax.o == ax.k for ax in axes)
         scratch = 0 if direct and n_groups == 1 else c_out * math.prod(ax.k for ax in axes)
-        return "pointwise", scratch, direct, (), ()
+        # a latent vector is one GEMM, which the BLAS threads best by itself
+        return Choice("pointwise", scratch, direct, blas_threaded=True)
     if not all(phase_taps(ax) for ax in axes):
         # Every output lies in the zero extension: only the bias remains.
-        return "none", 0, False, (), ()
+        return Choice("none", 0, False)
     kind, scratch, plans, shared = _choose(axes, batch, c_in, c_out, n_groups)
     if kind.startswith("karatsuba"):
         # Its blocks hold the full output; zeros a negative crop adds stay unwritten.
@@ -54,7 +72,9 @@ def strategy(
         covered = kind != "columns" and all(
             sum(count for _, count, _ in phase_taps(ax)) == ax.o for ax in axes
         )
-    return kind, scratch, covered, tuple(plans), tuple(shared)
+    # Phase GEMMs measured faster on the BLAS's own threads: their scatter
+    # is bound by memory, not by a core.
+    return Choice(kind, scratch, covered, tuple(plans), tuple(shared), blas_threaded=kind == "phase")
 
 
 def _choose(

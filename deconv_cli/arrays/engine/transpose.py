@@ -39,8 +39,8 @@ def scratch(
     """(elements per sample, fixed elements) of the intermediates the engine holds for a call:
     what its chunking counts against ``max_memory``."""
     axes = axis.axes_of(spatial, kernel, stride, dilation, crop)
-    _, per_sample, _, plans, _ = planner.strategy(axes, batch, c_in, c_out, groups)
-    return per_sample, _tail(plans)
+    choice = planner.strategy(axes, batch, c_in, c_out, groups)
+    return choice.scratch, _tail(choice.plans)
 
 
 def _tail(plans: Sequence[phase.Plan]) -> int:
@@ -87,21 +87,18 @@ def conv_transpose(
     bias_b = None if bias is None else np.asarray(bias, dtype=dtype).reshape(c_out, *[1] * dims)
     budget = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
 
-    kind, scratch, covered, plans, shared = planner.strategy(axes, batch, c_in, c_out, groups)
+    choice = planner.strategy(axes, batch, c_in, c_out, groups)
+    kind, scratch, plans, shared = choice.kind, choice.scratch, choice.plans, choice.shared
     # Outputs the strategy never writes must hold zero (or the bias) first.
-    if covered:
+    if choice.covered:
         out = np.empty(out_shape, dtype=dtype)
     else:
         out = np.zeros(out_shape, dtype=dtype)
         if bias_b is not None:
             out += bias_b
-    per_sample = kind == "phase" and not any(plan.merged for plan in plans)
-    cache = planner.SAMPLE_CHUNK_BYTES if per_sample else planner.CACHE_CHUNK_BYTES
-    # A latent vector is one GEMM, which the BLAS threads best by itself, and
-    # per-sample phase GEMMs measured faster on the BLAS's threads too (their
-    # scatter is bound by memory, not by a core); small work would not pay
-    # for the handover to the workers.
-    own = kind in ("pointwise", "phase") or batch * scratch < parallel.MIN_ELEMENTS
+    cache = planner.SAMPLE_CHUNK_BYTES if choice.per_sample else planner.CACHE_CHUNK_BYTES
+    # small work would not pay for the handover to the workers
+    own = choice.blas_threaded or batch * scratch < parallel.MIN_ELEMENTS
     threads = 1 if own else min(parallel.workers(), batch)
     if scratch == 0:
         chunk = max(1, batch)
@@ -129,7 +126,7 @@ def conv_transpose(
     def work(start: int, stop: int, arena: Arena) -> None:
         xs, outs = x[start:stop], out[start:stop]
         if kind == "pointwise":
-            pointwise.run(xs, w, outs, axes, groups, covered, arena)
+            pointwise.run(xs, w, outs, axes, groups, choice.covered, arena)
         elif kind == "columns":
             columns.run(xs, w, outs, axes, groups, arena)
         elif kind == "phase":
@@ -150,6 +147,6 @@ def conv_transpose(
             progress(finished, batch)
 
     parallel.run_chunks(chunks, work, arenas, done)
-    if kind == "pointwise" and covered and bias_b is not None:
+    if kind == "pointwise" and choice.covered and bias_b is not None:
         out += bias_b
     return out
