@@ -7,7 +7,8 @@ Each constant is the fastest of several timings (interference only slows a
 run down) of the operation the planner prices, on arrays of the size one batch
 chunk has (a few MiB, as the engine's chunking keeps them):
 
-* flop: a (1024 x 512) by (512 x 1024) float32 GEMM, ns per flop;
+* flop: a (1024 x 512) by (512 x 1024) float32 GEMM, ns per flop, and flop_k64 the
+  same with an inner dimension of 64, where BLAS starts to slow down per flop;
 * flat_copy and contiguous_add: a contiguous copy and an in-place add, ns per element;
 * transpose: moving the channel axis across the pixels, (n, C, P) to (n, P, C), for
   the small images (P = 64) where the channels-last strategies compete;
@@ -71,6 +72,10 @@ def measure() -> dict[str, float]:
     b = rng.standard_normal((512, 1024), dtype=np.float32)
     c = np.empty((1024, 1024), dtype=np.float32)
     flop = 1e9 * best_seconds(lambda: np.matmul(a, b, out=c), repeats=25) / (2 * 1024 * 512 * 1024)
+    thin_a, thin_b = a[:, :64].copy(), b[:64].copy()
+    flop_k64 = (
+        1e9 * best_seconds(lambda: np.matmul(thin_a, thin_b, out=c), repeats=25) / (2 * 1024 * 64 * 1024)
+    )
     src = np.ones(ELEMENTS, dtype=np.float32)
     dst = np.zeros(ELEMENTS, dtype=np.float32)
     channels = rng.standard_normal((ELEMENTS // (256 * 64), 256, 64), dtype=np.float32)
@@ -89,6 +94,7 @@ def measure() -> dict[str, float]:
         "contiguous_add": per_element(lambda: np.add(dst, src, out=dst), ELEMENTS),
         "transpose": per_element(lambda: np.copyto(moved, channels.transpose(0, 2, 1)), channels.size),
         "flop": flop,
+        "flop_k64": flop_k64,
         "plan": 1e9 * tiny,
         "strided_copy": strided_copy,
         "strided_copy_per_run": strided_copy_per_run,

@@ -57,7 +57,7 @@ from benchmarks.machine import (
     geomean,
     sgemm_peak_gflops,
 )
-from deconv_cli.arrays.engine import conv_transpose, parallel
+from deconv_cli.arrays.engine import buffers, conv_transpose, parallel
 
 
 @dataclass(frozen=True)
@@ -273,7 +273,9 @@ def versions(names: list[str]) -> str:
 
 
 def peak_extra_mib(fn: Callable[[], np.ndarray]) -> float:
-    """Peak memory traced during fn beyond its output (numpy reports to tracemalloc)."""
+    """Peak memory traced during fn beyond its output (numpy reports to tracemalloc),
+    the arenas an earlier call kept freed first so that they count."""
+    buffers.release()
     gc.collect()
     tracemalloc.start()
     result = fn()

@@ -14,10 +14,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from deconv_cli.arrays.engine import axis, conv_transpose, parallel, planner
+from deconv_cli.arrays.engine import axis, buffers, columns, conv_transpose, parallel, planner
 from deconv_cli.core.geometry import Axis, Layer
 
 Array = npt.NDArray[Any]
@@ -100,6 +100,7 @@ def forward_correlation(
 STRATEGIES = [
     "auto",
     "columns",
+    "columns-taps",
     "channels_last",
     "karatsuba",
     "karatsuba_first",
@@ -129,7 +130,7 @@ def forcing(mode: str, strict: bool = False) -> Iterator[None]:
     ``strict`` the test is skipped: it would only repeat another path.  The
     engine caches its choice per shape, hence the clearing.
     """
-    kind = "phase" if mode.startswith("phase") else mode
+    kind = mode.split("-")[0]
     cached = planner.strategy
     with pytest.MonkeyPatch.context() as patch:
         if mode != "auto":
@@ -145,6 +146,8 @@ def forcing(mode: str, strict: bool = False) -> Iterator[None]:
                     return result
 
                 patch.setattr(planner, "strategy", chosen)
+        if mode == "columns-taps":
+            patch.setattr(columns, "by_phase", lambda axes: False)
         if mode.startswith("phase"):
             original = axis.options
             pick = 0 if mode == "phase-shared" else -1
@@ -207,8 +210,8 @@ def test_matches_naive_reference(
 
 
 @st.composite
-def problems(draw: st.DrawFn) -> dict[str, Any]:
-    dims = draw(st.integers(1, 3))
+def problems(draw: st.DrawFn, max_dims: int = 3) -> dict[str, Any]:
+    dims = draw(st.integers(1, max_dims))
     groups = draw(st.integers(1, 3))
     spatial, kernel, stride, dilation, crop = [], [], [], [], []
     for _ in range(dims):
@@ -258,6 +261,28 @@ def test_adjoint_of_forward_correlation(p: dict[str, Any], mode: str, threads: b
     rhs = float(np.vdot(z, ty))
     scale = math.sqrt(float(np.vdot(cz, cz)) * float(np.vdot(y, y))) + 1.0
     assert abs(lhs - rhs) <= 1e-10 * scale
+
+
+@settings(max_examples=200, deadline=None)
+@given(problems(max_dims=2), st.booleans(), st.booleans())
+def test_columns_summed_by_phase(p: dict[str, Any], with_bias: bool, threads: bool) -> None:
+    """The flat per-phase sums, row-end corrections included, against the naive loops."""
+    axes = axis.axes_of(p["spatial"], p["kernel"], p["stride"], p["dilation"], p["crop"])
+    # some tap lands, and not a latent vector (always pointwise)
+    assume(all(axis.phase_taps(ax) for ax in axes) and any(ax.n > 1 for ax in axes))
+    assume(columns.by_phase(axes))
+    rng = np.random.default_rng(p["seed"])
+    groups = p["groups"]
+    x = rng.standard_normal((p["batch"], p["cig"] * groups, *p["spatial"]))
+    w = rng.standard_normal((p["cig"] * groups, p["cog"], *p["kernel"]))
+    bias = rng.standard_normal(p["cog"] * groups) if with_bias else None
+    args = (p["stride"], p["dilation"], p["crop"])
+    with forcing("columns"), threaded(threads):
+        assert (
+            planner.strategy(axes, p["batch"], p["cig"] * groups, p["cog"] * groups, groups).kind == "columns"
+        )
+        got = conv_transpose(x, w, stride=args[0], dilation=args[1], crop=args[2], groups=groups, bias=bias)
+    np.testing.assert_allclose(got, naive_conv_transpose(x, w, *args, groups, bias), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(CASE_FIELDS, CASES[:-1])  # the last is bias only
@@ -470,6 +495,32 @@ def blas_threads() -> list[int]:
     from threadpoolctl import threadpool_info
 
     return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_arenas_are_kept_for_the_next_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffers.release()
+    f32 = np.dtype(np.float32)
+    with buffers.arenas(2, 100, f32) as first:
+        pass
+    with buffers.arenas(2, 50, f32) as smaller, buffers.arenas(1, 50, f32) as meanwhile:
+        # a call reuses what fits; a call running meanwhile gets its own
+        assert [id(a) for a in smaller] == [id(a) for a in first]
+        assert meanwhile[0] not in first
+    with buffers.arenas(1, 1000, f32) as larger:
+        assert larger[0] not in first
+    with buffers.arenas(1, 100, np.dtype(np.float64)) as other_dtype:
+        assert other_dtype[0].buffer.dtype == np.float64
+    with buffers.arenas(1, 100, f32) as again:
+        # kept arenas a call cannot use are freed before it allocates
+        assert again[0] not in first
+    monkeypatch.setattr(buffers, "KEPT_BYTES", 400)
+    buffers.release()
+    with buffers.arenas(2, 100, f32) as kept_one:
+        pass
+    with buffers.arenas(2, 100, f32) as next_call:
+        # 400 bytes hold one arena of 100 float32
+        assert sum(a in kept_one for a in next_call) == 1
+    buffers.release()
 
 
 def test_overlapping_calls_restore_the_blas_threads() -> None:

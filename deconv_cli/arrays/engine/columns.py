@@ -1,29 +1,54 @@
-"""Columns (col2im): one GEMM gives every tap's contribution, then one strided
-add per tap scatters them.  Traffic scales with C_out rather than C_in, so
-it wins when a layer shrinks the channel count."""
+"""Columns (col2im): one GEMM gives every tap's contribution, then the taps
+are summed into the output.  Traffic scales with C_out rather than C_in, so
+it wins when a layer shrinks the channel count.
+
+Where every stride phase of the output fits in the input's extents (1-D and
+2-D; ``by_phase``), each phase is summed in a buffer laid out like the input
+planes, where a tap's shift is one flat offset and each add runs over whole
+planes, then copied into the output once; numpy's strided adds, one per tap
+straight into the interleaved output, cost several times more per element.
+Elsewhere each tap adds into the output directly.
+"""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from deconv_cli.arrays.engine.axis import Axis
-from deconv_cli.arrays.engine.buffers import Arena, Array, add_all, blockwise
+from deconv_cli.arrays.engine.axis import Axis, phase_taps
+from deconv_cli.arrays.engine.buffers import Arena, Array, add_all, assign_all, blockwise
 
 
-def _tap_range(ax: Axis, j: int) -> tuple[int, int, int]:
-    """Inputs [i0, i1) that tap j sends inside the output, and the first t."""
-    shift = j * ax.d - ax.lo
-    i0 = max(0, -(shift // ax.s))
-    i1 = min(ax.n, (ax.o - 1 - shift) // ax.s + 1)
-    return i0, max(i0, i1), i0 * ax.s + shift
+def by_phase(axes: Sequence[Axis]) -> bool:
+    """Whether the taps are summed phase by phase: at most two axes, and every
+    phase no longer than the input along each axis."""
+    return len(axes) <= 2 and all(count <= ax.n for ax in axes for _, count, _ in phase_taps(ax))
 
 
-def run(x: Array, w: Array, out: Array, axes: Sequence[Axis], n_groups: int, arena: Arena) -> None:
-    """col2im strategy for one chunk; adds into out (already initialised)."""
+def scratch(axes: Sequence[Axis], c_out: int) -> int:
+    """Intermediate elements per sample: every tap's columns, and one phase sum."""
+    plane = math.prod(ax.n for ax in axes)
+    taps = c_out * math.prod(ax.k for ax in axes) * plane
+    return taps + (c_out * plane if by_phase(axes) else 0)
+
+
+def run(
+    x: Array,
+    w: Array,
+    out: Array,
+    axes: Sequence[Axis],
+    n_groups: int,
+    bias: Array | None,
+    arena: Arena,
+) -> None:
+    """col2im strategy for one chunk.  Phase by phase it writes every output
+    (with the bias); otherwise it adds into out, already initialised."""
     nb, c_in = x.shape[:2]
     cig = c_in // n_groups
     cog = out.shape[1] // n_groups
@@ -34,6 +59,132 @@ def run(x: Array, w: Array, out: Array, axes: Sequence[Axis], n_groups: int, are
     np.matmul(wmat, x.reshape(nb, n_groups, cig, -1), out=cols)
     cols = cols.reshape(nb, n_groups, cog, *(ax.k for ax in axes), *x.shape[2:])
     outg = out.reshape(nb, n_groups, cog, *out.shape[2:])
+    if by_phase(axes):
+        bias_g = None if bias is None else bias.reshape(1, n_groups, cog, *[1] * len(axes))
+        _sum_phases(cols, outg, tuple(axes), bias_g, arena)
+    else:
+        _add_taps(cols, outg, axes)
+
+
+Index = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _TapSum:
+    """One tap's flat add into a phase sum, and its row-end correction."""
+
+    tap: Index  # the tap's kernel indices into the columns
+    total: slice  # flat range of the phase sum it adds to
+    source: slice  # the same range shifted by the tap's offset
+    wrapped: tuple[Index, Index] | None  # (sum, source) grid indices to take back
+
+
+@dataclass(frozen=True)
+class _PhaseSum:
+    taps: tuple[_TapSum, ...]
+    output: Index  # the phase's outputs: every s-th from its residue
+    window: Index  # the part of the sum that holds them
+
+
+@functools.lru_cache(maxsize=64)
+def _phase_sums(axes: tuple[Axis, ...]) -> tuple[_PhaseSum, ...]:
+    """Per phase, the flat adds of its taps; shapes only, so cached.
+
+    Flattened, tap j's contribution to phase position q = i + off is one
+    slice offset by off.  Along the last axis of a 2-D plane the flat slice
+    also runs across row ends and reads the neighbouring row there; those
+    elements are taken back out (``wrapped``).  Positions at or past a
+    phase's length are never copied out, so they may hold anything.
+    """
+    ns = [ax.n for ax in axes]
+    strides = [math.prod(ns[a + 1 :]) for a in range(len(ns))]
+    lead: Index = (slice(None),) * 3
+    sums = []
+    for phases in itertools.product(*(phase_taps(ax) for ax in axes)):
+        taps = []
+        for offs in itertools.product(*(sorted(offsets.items()) for _, _, offsets in phases)):
+            box = [
+                (max(0, off), min(count, n + off))
+                for (off, _), (_, count, _), n in zip(offs, phases, ns, strict=True)
+            ]
+            if any(hi <= lo for lo, hi in box):
+                continue
+            shift = sum(off * st for (off, _), st in zip(offs, strides, strict=True))
+            first = sum(lo * st for (lo, _), st in zip(box, strides, strict=True))
+            last = sum((hi - 1) * st for (_, hi), st in zip(box, strides, strict=True)) + 1
+            wrapped = None
+            if len(axes) == 2:
+                wrapped = _wrapped(box[0], offs[0][0], offs[1][0], phases[1][1], ns[1])
+            taps.append(
+                _TapSum(
+                    tap=lead + tuple(j for _, j in offs),
+                    total=slice(first, last),
+                    source=slice(first - shift, last - shift),
+                    wrapped=wrapped,
+                )
+            )
+        sums.append(
+            _PhaseSum(
+                taps=tuple(taps),
+                output=lead
+                + tuple(slice(rho, None, ax.s) for ax, (rho, _, _) in zip(axes, phases, strict=True)),
+                window=lead + tuple(slice(0, count) for _, count, _ in phases),
+            )
+        )
+    return tuple(sums)
+
+
+def _wrapped(rows: tuple[int, int], off0: int, off1: int, count1: int, n1: int) -> tuple[Index, Index] | None:
+    """Where a 2-D flat add crossed row ends: rows [lo0, hi0) of the sum
+    received source[r - off0, c - off1], and where c - off1 falls outside a
+    row the flat slice read the previous or the next row instead."""
+    lo0, hi0 = rows
+    lead: Index = (slice(None),) * 3
+    if off1 > 0:
+        # columns [0, off1) of every row after the first: the previous row's end
+        return (
+            (*lead, slice(lo0 + 1, hi0), slice(0, off1)),
+            (*lead, slice(lo0 - off0, hi0 - off0 - 1), slice(n1 - off1, n1)),
+        )
+    stop = min(n1, count1)
+    if off1 < 0 and n1 + off1 < stop:
+        # columns [n1 + off1, n1) of every row before the last: the next row's start
+        return (
+            (*lead, slice(lo0, hi0 - 1), slice(n1 + off1, stop)),
+            (*lead, slice(lo0 - off0 + 1, hi0 - off0), slice(0, stop - n1 - off1)),
+        )
+    return None
+
+
+def _sum_phases(cols: Array, outg: Array, axes: tuple[Axis, ...], bias_g: Array | None, arena: Arena) -> None:
+    """Each phase summed over its taps in a buffer of the input's extents,
+    then copied into the output (see ``_phase_sums``)."""
+    nb, n_groups, cog = cols.shape[:3]
+    ns = [ax.n for ax in axes]
+    taps = cols.reshape(nb, n_groups, cog, *(ax.k for ax in axes), math.prod(ns))
+    total = arena.take(nb, n_groups, cog, math.prod(ns))
+    grid = total.reshape(nb, n_groups, cog, *ns)
+    for phase in _phase_sums(axes):
+        total.fill(0)
+        for tap in phase.taps:
+            src = taps[tap.tap]
+            total[..., tap.total] += src[..., tap.source]
+            if tap.wrapped is not None:
+                wrong, read = tap.wrapped
+                grid[wrong] -= src.reshape(grid.shape)[read]
+        assign_all([(outg[phase.output], grid[phase.window])], bias_g, (slice(None),) * 3)
+
+
+def _tap_range(ax: Axis, j: int) -> tuple[int, int, int]:
+    """Inputs [i0, i1) that tap j sends inside the output, and the first t."""
+    shift = j * ax.d - ax.lo
+    i0 = max(0, -(shift // ax.s))
+    i1 = min(ax.n, (ax.o - 1 - shift) // ax.s + 1)
+    return i0, max(i0, i1), i0 * ax.s + shift
+
+
+def _add_taps(cols: Array, outg: Array, axes: Sequence[Axis]) -> None:
+    """One strided add per tap, straight into the output."""
     ranges = [[_tap_range(ax, j) for j in range(ax.k)] for ax in axes]
     pairs = []
     for js in itertools.product(*(range(ax.k) for ax in axes)):

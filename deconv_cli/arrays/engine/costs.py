@@ -16,8 +16,16 @@ _measured: dict[str, float] = json.loads(COSTS_FILE.read_text())["ns"]
 NS_FLAT = _measured["flat_copy"]  # contiguous slice copy
 NS_CONTIG_ADD = _measured["contiguous_add"]  # in-place add over long contiguous rows
 NS_TRANSPOSE = _measured["transpose"]  # copy that moves the channel axis across the pixels
-NS_FLOP = _measured["flop"]  # BLAS sgemm, all threads
+NS_FLOP = _measured["flop"]  # BLAS sgemm, all threads, inner dimension 512
 NS_PLAN = _measured["plan"]  # fixed cost of one more im2col + GEMM pass
+
+
+def flop_ns(inner: int) -> float:
+    """BLAS sgemm per flop with an inner (summed) dimension of ``inner``: below
+    about 128 every output element's store and the packing weigh on fewer
+    flops; linear in 1 / inner through the two measured points."""
+    slope = (_measured["flop_k64"] - NS_FLOP) / (1 / 64 - 1 / 128)
+    return NS_FLOP + max(0.0, 1 / inner - 1 / 128) * max(0.0, slope)
 
 
 def strided_ns(run: int) -> float:

@@ -21,7 +21,7 @@ import numpy as np
 
 from deconv_cli.arrays.engine.axis import Axis, Group
 from deconv_cli.arrays.engine.buffers import Arena, Array, assign_all, blockwise
-from deconv_cli.arrays.engine.costs import NS_FLAT, NS_FLOP, strided_ns
+from deconv_cli.arrays.engine.costs import NS_FLAT, flop_ns, strided_ns
 
 # Per-sample GEMMs thinner than this many columns, or smaller than this many
 # multiply-adds, run far below BLAS peak; the batch then joins the columns.
@@ -75,7 +75,8 @@ class Plan:
         """Modelled ns per sample: padded copy, patch slices, GEMM."""
         run = self.groups[-1].width
         flops = 2 * cig * self.rows * self.shifts * self.columns
-        return strided_ns(run) * self.padded_size(c_in) + NS_FLAT * self.patch_size(c_in) + NS_FLOP * flops
+        gemm = flop_ns(cig * self.shifts) * flops
+        return strided_ns(run) * self.padded_size(c_in) + NS_FLAT * self.patch_size(c_in) + gemm
 
     def im2col(self, c_in: int) -> int:
         """Elements per sample of the padded copy plus patches."""

@@ -9,15 +9,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from deconv_cli.arrays.engine import axis
+from deconv_cli.arrays.engine import axis, columns
 from deconv_cli.arrays.engine.axis import Axis, Group, make_group, phase_taps
 from deconv_cli.arrays.engine.costs import (
     NS_CONTIG_ADD,
     NS_FLAT,
-    NS_FLOP,
     NS_PLAN,
     NS_TRANSPOSE,
     add_ns,
+    flop_ns,
     strided_ns,
 )
 from deconv_cli.arrays.engine.karatsuba import Blocks, fits
@@ -69,7 +69,8 @@ def strategy(axes: tuple[Axis, ...], batch: int, c_in: int, c_out: int, n_groups
         # Its blocks hold the full output; zeros a negative crop adds stay unwritten.
         covered = all(ax.lo >= 0 and ax.o + ax.lo <= Blocks.of(ax).blocks * ax.s for ax in axes)
     else:
-        covered = kind != "columns" and all(
+        # phase by phase, every phase with taps is written
+        covered = (kind != "columns" or columns.by_phase(axes)) and all(
             sum(count for _, count, _ in phase_taps(ax)) == ax.o for ax in axes
         )
     # Phase GEMMs measured faster on the BLAS's own threads: their scatter
@@ -100,7 +101,15 @@ def _choose(
             sum(p.cost(cig, c_in) for p in plans) + strided_ns(last_q) * outputs,
             sum(p.rows * p.columns for p in plans) + max(p.im2col(c_in) for p in plans),
         ),
-        "columns": ((add_ns(axes[-1].n) + NS_FLOP * 2 * cig) * taps_in, taps_in),
+        "columns": (
+            flop_ns(cig) * 2 * cig * taps_in
+            + (
+                NS_CONTIG_ADD * taps_in + strided_ns(last_q) * outputs
+                if columns.by_phase(axes)
+                else add_ns(axes[-1].n) * taps_in
+            ),
+            columns.scratch(axes, c_out),
+        ),
     }
     shared = [make_group(ax.k, phase_taps(ax)) for ax in axes]
     if n_groups == 1:
@@ -111,7 +120,7 @@ def _choose(
         )
         costs["channels_last"] = (
             NS_TRANSPOSE * (c_in * spatial_in + outputs)
-            + (NS_FLOP * 2 * c_in + NS_CONTIG_ADD) * row * spatial_in,
+            + (flop_ns(c_in) * 2 * c_in + NS_CONTIG_ADD) * row * spatial_in,
             c_in * spatial_in + row * spatial_in + buf,
         )
     if fits(axes, n_groups):
@@ -146,7 +155,7 @@ def _karatsuba_costs(
     )
     common = (
         2 * NS_FLAT * patches
-        + NS_FLOP * 2 * results * c_in
+        + flop_ns(c_in) * 2 * results * c_in
         + 2 * NS_CONTIG_ADD * partial
         + NS_FLAT * math.prod(prods) * c_in * row / batch
     )

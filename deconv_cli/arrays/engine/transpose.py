@@ -9,6 +9,7 @@ import numpy as np
 
 from deconv_cli.arrays.engine import (
     axis,
+    buffers,
     channels_last,
     columns,
     karatsuba,
@@ -74,7 +75,9 @@ def conv_transpose(
     run on as many threads as numpy's BLAS has, each holding the BLAS to
     one thread meanwhile (see ``parallel``), within the same budget.
     ``progress(done, total)`` is called from this thread with the number of
-    samples done after each chunk.
+    samples done after each chunk.  Up to ``buffers.KEPT_BYTES`` of
+    intermediates stay allocated for the next call (``buffers.release()``
+    frees them).
     """
     dtype = x.dtype
     x = np.ascontiguousarray(x)
@@ -113,7 +116,6 @@ def conv_transpose(
     chunks = [(start, min(start + chunk, batch)) for start in range(0, batch, chunk)]
     threads = min(threads, len(chunks))
     size = chunk * scratch + _tail(plans)
-    arenas = [Arena(size, dtype) for _ in range(threads)]
     if kind == "phase":
         per_tap = phase.tap_blocks(w, groups)
         weighted = [(plan, phase.weights(per_tap, plan.groups)) for plan in plans]
@@ -128,7 +130,7 @@ def conv_transpose(
         if kind == "pointwise":
             pointwise.run(xs, w, outs, axes, groups, choice.covered, arena)
         elif kind == "columns":
-            columns.run(xs, w, outs, axes, groups, arena)
+            columns.run(xs, w, outs, axes, groups, bias_b, arena)
         elif kind == "phase":
             phase.run(xs, outs, axes, weighted, groups, bias_b, arena)
         elif kind == "channels_last":
@@ -146,7 +148,8 @@ def conv_transpose(
         if progress is not None:
             progress(finished, batch)
 
-    parallel.run_chunks(chunks, work, arenas, done)
+    with buffers.arenas(threads, size, dtype) as arenas:
+        parallel.run_chunks(chunks, work, arenas, done)
     if kind == "pointwise" and choice.covered and bias_b is not None:
         out += bias_b
     return out
