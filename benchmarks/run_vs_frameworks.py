@@ -111,7 +111,7 @@ LAYERS = [
     Layer("512->256 8->16", 512, 256, (8, 8), 4, 2, 1, 64, fastest="karatsuba"),
     Layer("128->3 32->64", 128, 3, (32, 32), 4, 2, 1, 64, fastest="columns"),
     Layer("unet k2s2 256->128 32", 256, 128, (32, 32), 2, 2, 0, 8, fastest="phase"),
-    Layer("sr k3s2 64->64 64", 64, 64, (64, 64), 3, 2, 1, 4, op=1, fastest="phase"),
+    Layer("sr k3s2 64->64 64", 64, 64, (64, 64), 3, 2, 1, 4, op=1, fastest="columns"),
     Layer("audio k16s8 512->256", 512, 256, (1024,), 16, 8, 4, 8, fastest="karatsuba_first"),
     Layer("3d k2s2 64->32 16^3", 64, 32, (16, 16, 16), 2, 2, 0, 2, fastest="phase"),
     Layer("grouped g32 128 32", 128, 128, (32, 32), 4, 2, 1, 8, groups=32, fastest="phase"),
@@ -347,6 +347,9 @@ def main() -> int:
     parser.add_argument("--layers", help="comma-separated name prefixes")
     parser.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated, of the default")
     args = parser.parse_args()
+    unknown = set(args.frameworks.split(",")) - set(FRAMEWORKS)
+    if unknown:
+        parser.error(f"unknown framework {', '.join(sorted(unknown))}: use some of {', '.join(FRAMEWORKS)}")
 
     from threadpoolctl import threadpool_limits
 

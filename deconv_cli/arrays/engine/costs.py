@@ -20,12 +20,14 @@ NS_FLOP = _measured["flop"]  # BLAS sgemm, all threads, inner dimension 512
 NS_PLAN = _measured["plan"]  # fixed cost of one more im2col + GEMM pass
 
 
-def flop_ns(inner: int) -> float:
-    """BLAS sgemm per flop with an inner (summed) dimension of ``inner``: below
-    about 128 every output element's store and the packing weigh on fewer
-    flops; linear in 1 / inner through the two measured points."""
+def flop_ns(depth: int, rows: int) -> float:
+    """BLAS sgemm per flop, for weights of ``rows`` rows summed over ``depth``:
+    below about 128 of either, every output element's store and the packing
+    of the wide operand weigh on fewer flops.  Linear in 1 / min(depth, rows)
+    through the two measured points."""
+    thin = min(depth, rows)
     slope = (_measured["flop_k64"] - NS_FLOP) / (1 / 64 - 1 / 128)
-    return NS_FLOP + max(0.0, 1 / inner - 1 / 128) * max(0.0, slope)
+    return NS_FLOP + max(0.0, 1 / thin - 1 / 128) * max(0.0, slope)
 
 
 def strided_ns(run: int) -> float:

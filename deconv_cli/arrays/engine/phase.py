@@ -75,7 +75,7 @@ class Plan:
         """Modelled ns per sample: padded copy, patch slices, GEMM."""
         run = self.groups[-1].width
         flops = 2 * cig * self.rows * self.shifts * self.columns
-        gemm = flop_ns(cig * self.shifts) * flops
+        gemm = flop_ns(cig * self.shifts, self.rows * cig // c_in) * flops
         return strided_ns(run) * self.padded_size(c_in) + NS_FLAT * self.patch_size(c_in) + gemm
 
     def im2col(self, c_in: int) -> int:

@@ -73,9 +73,11 @@ def strategy(axes: tuple[Axis, ...], batch: int, c_in: int, c_out: int, n_groups
         covered = (kind != "columns" or columns.by_phase(axes)) and all(
             sum(count for _, count, _ in phase_taps(ax)) == ax.o for ax in axes
         )
-    # Phase GEMMs measured faster on the BLAS's own threads: their scatter
-    # is bound by memory, not by a core.
-    return Choice(kind, scratch, covered, tuple(plans), tuple(shared), blas_threaded=kind == "phase")
+    # Phase GEMMs, and col2im summed by phase, measured faster on the BLAS's
+    # own threads (128->3: 0.74x the time on worker threads): what runs
+    # around their GEMMs is bound by memory, not by a core.
+    blas_threaded = kind == "phase" or (kind == "columns" and columns.by_phase(axes))
+    return Choice(kind, scratch, covered, tuple(plans), tuple(shared), blas_threaded)
 
 
 def _choose(
@@ -102,7 +104,7 @@ def _choose(
             sum(p.rows * p.columns for p in plans) + max(p.im2col(c_in) for p in plans),
         ),
         "columns": (
-            flop_ns(cig) * 2 * cig * taps_in
+            flop_ns(cig, c_out // n_groups * math.prod(ax.k for ax in axes)) * 2 * cig * taps_in
             + (
                 NS_CONTIG_ADD * taps_in + strided_ns(last_q) * outputs
                 if columns.by_phase(axes)
@@ -120,7 +122,7 @@ def _choose(
         )
         costs["channels_last"] = (
             NS_TRANSPOSE * (c_in * spatial_in + outputs)
-            + (flop_ns(c_in) * 2 * c_in + NS_CONTIG_ADD) * row * spatial_in,
+            + (flop_ns(c_in, row) * 2 * c_in + NS_CONTIG_ADD) * row * spatial_in,
             c_in * spatial_in + row * spatial_in + buf,
         )
     if fits(axes, n_groups):
@@ -155,7 +157,7 @@ def _karatsuba_costs(
     )
     common = (
         2 * NS_FLAT * patches
-        + flop_ns(c_in) * 2 * results * c_in
+        + flop_ns(c_in, row) * 2 * results * c_in
         + 2 * NS_CONTIG_ADD * partial
         + NS_FLAT * math.prod(prods) * c_in * row / batch
     )
