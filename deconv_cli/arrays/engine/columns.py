@@ -105,7 +105,8 @@ def _phase_sums(axes: tuple[Axis, ...]) -> tuple[_PhaseSum, ...]:
     lead: Index = (slice(None),) * 3
     sums = []
     for phases in itertools.product(*(phase_taps(ax) for ax in axes)):
-        taps, covering = [], False
+        taps: list[_TapSum] = []
+        covering = False
         for offs in itertools.product(*(sorted(offsets.items()) for _, _, offsets in phases)):
             box = [
                 (max(0, off), min(count, n + off))
