@@ -18,10 +18,10 @@ steal a core from the next library.  Per library the median of each block is
 taken and the best block is reported (interference only ever slows a block).
 
 Also printed: the BLAS kernel numpy actually uses (threadpoolctl), the machine's
-measured sgemm peak and copy bandwidth, and per layer deconv's GF/s (nominal
+measured sgemm peak and copy bandwidth (on one thread and on all), and per layer deconv's GF/s (nominal
 flops of a direct method) and its fraction of that peak, the bound of a direct
 method (nominal flops at the sgemm peak or the input, weight and output bytes at
-the copy bandwidth, whichever is longer), the share of deconv's working time spent
+the better copy bandwidth, whichever is longer), the share of deconv's working time spent
 in BLAS GEMMs (the rest is numpy copies and adds), deconv's peak
 extra memory (beyond its output) and the share of the CPUs other processes used meanwhile.
 
@@ -361,12 +361,15 @@ def main() -> int:
         if not args.layers or any(lay.name.startswith(w) for w in args.layers.split(","))
     ]
     threads, blas = blas_info()
-    peak, bandwidth = sgemm_peak_gflops(), copy_bandwidth_gbs()
+    # on one thread and on all: how much more cores add to memory-bound passes
+    one, shared = copy_bandwidth_gbs(), copy_bandwidth_gbs(threads=args.threads)
+    peak, bandwidth = sgemm_peak_gflops(), max(one, shared)
     print(f"numpy {np.__version__} with {blas}, {threads} threads; {versions(list(makers))}")
     print(
         f"{args.threads} threads each (jax: {len(os.sched_getaffinity(0))} CPUs), float32; "
         f"best of {args.rounds} blocks, median of {args.repeats}; "
-        f"measured sgemm peak {peak:.0f} GF/s, copy bandwidth {bandwidth:.1f} GB/s"
+        f"measured sgemm peak {peak:.0f} GF/s, copy bandwidth {one:.1f} GB/s on 1 thread, "
+        f"{shared:.1f} on {args.threads}"
     )
     header = (
         f"{'layer':<22}"
