@@ -38,13 +38,14 @@ try:
 except SystemExit:
     pass
 sys.stdout.flush()
-print(" ".join(m for m in ("numpy", "rich") if m in sys.modules), file=sys.stderr)
+print(" ".join(m for m in ("numpy", "rich", "deconv_cli.cli.emit") if m in sys.modules), file=sys.stderr)
 """
 
 
 @pytest.fixture
 def heavy_imports() -> Callable[..., list[str]]:
-    """Which of numpy and rich a piped run of ``deconv *args`` imported, in a fresh interpreter."""
+    """Which of numpy, rich and the code emitter a piped run of ``deconv *args`` imported, in a
+    fresh interpreter."""
 
     def run(*args: str) -> list[str]:
         result = subprocess.run(

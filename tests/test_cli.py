@@ -265,7 +265,12 @@ def test_no_arguments_whatever_produce_a_traceback(words):
     ],
 )
 def test_piped_shape_and_pad_import_neither_numpy_nor_rich(args, heavy_imports):
+    # nor the code emitter, which only --emit needs (startup budget)
     assert heavy_imports(*args) == []
+
+
+def test_emit_loads_the_code_emitter(heavy_imports):
+    assert heavy_imports("pad", "--in", "8", "--out", "16", "--emit", "torch") == ["deconv_cli.cli.emit"]
 
 
 @pytest.mark.parametrize("args", [["--help"], ["shape", "--help"], ["pad", "--help"], ["net", "--help"]])

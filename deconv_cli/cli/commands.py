@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -32,6 +32,9 @@ from deconv_cli.core import parse
 from deconv_cli.core.frameworks import FRAMEWORKS
 from deconv_cli.errors import DeconvError, ExitCode
 
+if TYPE_CHECKING:
+    from deconv_cli.cli.emit import Channels
+
 ReadAs = Annotated[
     FrameworkName | None,
     typer.Option(
@@ -41,6 +44,22 @@ ReadAs = Annotated[
         "torch, tf, onnx, keras, jax that accepts it.",
     ),
 ]
+
+
+def emit_channels(
+    emit: FrameworkName | None, in_channels: int | None, out_channels: int | None, groups: int
+) -> Channels | None:
+    """The module form's channels for --emit, checked; without --emit they mean nothing (and
+    the code emitter is not loaded)."""
+    if emit is None:
+        if in_channels is not None or out_channels is not None or groups != 1:
+            raise DeconvError(
+                "--in-channels, --out-channels and --groups describe the code of --emit; add --emit"
+            )
+        return None
+    from deconv_cli.cli import emit as code
+
+    return code.channels(in_channels, out_channels, groups)
 
 
 @app.command()
@@ -65,13 +84,14 @@ def shape(
     prints 32); on a terminal, the steps and a row per framework.
     """
     axes, options = parse.layer(n, kernel_size, stride, dilation, padding, output_padding, output_shape)
-    from deconv_cli.cli import emit as code
+    layer = emit_channels(emit, in_channels, out_channels, groups)
     from deconv_cli.cli import render
     from deconv_cli.core.shape import shape as solve_shape
 
-    layer = code.channels(emit and emit.value, in_channels, out_channels, groups)
     report = solve_shape(framework.value if framework else None, axes, options)
-    if emit is not None:
+    if emit is not None and layer is not None:
+        from deconv_cli.cli import emit as code
+
         render.code(code.for_shape(report, axes, emit.value, layer), sys.stdout, as_json=as_json)
         return
     render.shape(report, sys.stdout, terminal=sys.stdout.isatty(), as_json=as_json)
@@ -141,11 +161,10 @@ def pad(
     named.update({"--k": parse.ints(kernel_size, "--k")} if kernel_size is not None else {})
     named.update({"--s": parse.ints(stride, "--s")} if stride is not None else {})
     values = parse.per_axis(named)
-    from deconv_cli.cli import emit as code
+    layer = emit_channels(emit, in_channels, out_channels, groups)
     from deconv_cli.cli import render
     from deconv_cli.core import pad as core
 
-    layer = code.channels(emit and emit.value, in_channels, out_channels, groups)
     names = [name for name in FRAMEWORKS if name in {*(framework or FrameworkName), emit}]
     if "--factor" in values:
         report = core.factor(
@@ -167,7 +186,9 @@ def pad(
             max_k=max_k,
             max_s=max_s,
         )
-    if emit is not None:
+    if emit is not None and layer is not None:
+        from deconv_cli.cli import emit as code
+
         if report.factor is not None:  # the best setting for every n, written for the one given
             if "--in" not in values:
                 raise DeconvError("--emit with --factor needs --in N: the code is written for one input size")

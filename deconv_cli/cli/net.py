@@ -52,11 +52,11 @@ def net(
     mirrors it. With --in: every layer's size, exit 1 when a join breaks or a layer refuses its
     input, with the layer that caused it and the fixes.
     """
-    from deconv_cli.core.net import fix, solve
-
     network = read(source, framework.value if framework else None, _rank(sizes))
     out = sys.stdout
     if sizes is None:
+        from deconv_cli.core.net import fix, solve
+
         valid = tuple(solve.valid(network, axis) for axis in range(network.rank))
         mirrors = tuple(m for axis in range(network.rank) for m in fix.mirrors(network, axis))
         render_valid(network, valid, mirrors, out, as_json=as_json)
@@ -68,6 +68,8 @@ def net(
         if not all(ranges):
             raise DeconvError(f"--in takes sizes or ranges A..B, not both (got {sizes!r})")
         bounds = [(int(r[1]), int(r[2])) for r in ranges if r]
+        from deconv_cli.core.net import solve
+
         valid = tuple(solve.valid(network, axis) for axis in range(network.rank))
         render_range(network, valid, _spread(bounds, network.rank), out, as_json=as_json)
         return
@@ -75,7 +77,11 @@ def net(
     from deconv_cli.core.net.sizes import evaluate
 
     evaluation = evaluate(network, _spread(list(parse.ints(sizes, "--in")), network.rank))
-    found = fix.breaks(network, evaluation) if not evaluation.ok else ()
+    found: tuple[Break, ...] = ()
+    if not evaluation.ok:  # the fixes are searched only for a break
+        from deconv_cli.core.net import fix
+
+        found = fix.breaks(network, evaluation)
     render_sizes(network, evaluation, found, out, terminal=out.isatty(), as_json=as_json)
     if not evaluation.ok:
         raise typer.Exit(ExitCode.FAILURE)

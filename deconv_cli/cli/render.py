@@ -1,6 +1,7 @@
 """Every way deconv prints a result: Rich tables on a terminal, bare values in a pipe, JSON.
 
-Rich is imported inside the functions that draw, so a piped or ``--json`` run never loads it.
+Rich is imported inside the functions that draw, so a piped or ``--json`` run never loads it,
+and the layer arithmetic inside those that show layers, which ``net`` does not need.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import TYPE_CHECKING, TextIO
-
-from deconv_cli.core.shape import Refusal, call, crops, expression
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -74,6 +73,8 @@ def shape_tables(report: ShapeReport, out: TextIO, width: int | None = None) -> 
     from rich.table import Table
     from rich.text import Text
 
+    from deconv_cli.core.shape import Refusal, expression
+
     screen = console(out, width)
     size = " x ".join(map(str, report.output))
     screen.print(Text.assemble((report.api, "bold"), f" padding={report.padding} -> ", (size, "bold")))
@@ -128,6 +129,8 @@ def label(solution: Solution) -> str:
 
 def recipe(solution: Solution) -> str:
     """The parameters, and a recipe's slice in the framework's layout."""
+    from deconv_cli.core.shape import call
+
     text = call(solution.params)
     if solution.then is not None:
         text += f" then y[..., {', '.join(f'{a}:{b}' for a, b in solution.then)}]"
@@ -142,6 +145,8 @@ def pad(report: PadReport, out: TextIO, *, terminal: bool, as_json: bool, limit:
             data = {"factor": list(report.factor), **data}
         to_json(data, out)
     elif not terminal:
+        from deconv_cli.core.shape import crops
+
         for s in shown:
             marks = f"\tmarks={','.join(s.marks)}" if s.marks else ""
             out.write(
@@ -158,6 +163,8 @@ def pad_table(
     """The solutions in the columns of the piped output; long values fold, never cut."""
     from rich import box
     from rich.table import Table
+
+    from deconv_cli.core.shape import crops
 
     rows = [
         (

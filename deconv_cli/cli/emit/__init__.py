@@ -41,12 +41,8 @@ class Code:
         return "\n".join(parts)
 
 
-def channels(emit: str | None, in_channels: int | None, out_channels: int | None, groups: int) -> Channels:
-    """The module form's channels from the options, which mean nothing without ``--emit``."""
-    if emit is None and (in_channels is not None or out_channels is not None or groups != 1):
-        raise DeconvError(
-            "--in-channels, --out-channels and --groups describe the code of --emit; add --emit"
-        )
+def channels(in_channels: int | None, out_channels: int | None, groups: int) -> Channels:
+    """The module form's channels from the options of ``--emit``."""
     if any(count is not None and count % groups for count in (in_channels, out_channels)):
         raise DeconvError(
             f"--in-channels and --out-channels must be divisible by --groups (got {in_channels}, "
