@@ -1,6 +1,9 @@
-"""The ``deconv`` app: one-line errors and exit codes, and the options the commands share."""
+"""The ``deconv`` app: one-line errors and exit codes, and the options the commands share.
 
-from __future__ import annotations
+The command modules do without ``from __future__ import annotations``: Typer reads every
+command's signature on every run, and string annotations would be evaluated anew each time
+(about 10 ms of a 130 ms start).
+"""
 
 import errno
 import io
@@ -52,7 +55,7 @@ class _Closed(io.RawIOBase):
         self.name = name
 
     @property
-    def buffer(self) -> _Closed:
+    def buffer(self) -> "_Closed":
         return self
 
     def isatty(self) -> bool:

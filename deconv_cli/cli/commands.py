@@ -1,7 +1,5 @@
 """The single-layer commands: parse, call the core, render; each imports its work when it runs."""
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Sequence
 from enum import StrEnum
@@ -48,7 +46,7 @@ ReadAs = Annotated[
 
 def emit_channels(
     emit: FrameworkName | None, in_channels: int | None, out_channels: int | None, groups: int
-) -> Channels | None:
+) -> "Channels | None":
     """The module form's channels for --emit, checked; without --emit they mean nothing (and
     the code emitter is not loaded)."""
     if emit is None:

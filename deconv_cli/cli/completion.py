@@ -1,7 +1,5 @@
 """``deconv completion SHELL``: the shell completion script, from the installed app itself."""
 
-from __future__ import annotations
-
 from enum import StrEnum
 from typing import Annotated
 

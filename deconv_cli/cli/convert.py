@@ -1,7 +1,5 @@
 """``deconv convert``: a weight or data array from one framework's layout to another's."""
 
-from __future__ import annotations
-
 import sys
 from enum import Enum, StrEnum
 from typing import Annotated

@@ -1,7 +1,5 @@
 """``deconv net``: which input sizes a whole network accepts, where its joins break, the fixes."""
 
-from __future__ import annotations
-
 import re
 import sys
 from collections.abc import Sequence
@@ -99,7 +97,7 @@ def _spread(values: Sequence[T], rank: int) -> tuple[T, ...]:
     return tuple(values)
 
 
-def read(source: str, framework: str | None, rank: int | None) -> Network:
+def read(source: str, framework: str | None, rank: int | None) -> "Network":
     """The network in ``source`` (a path or ``-``), whatever its format."""
     from deconv_cli.core.net import text
 
@@ -128,7 +126,7 @@ def read(source: str, framework: str | None, rank: int | None) -> Network:
         ) from None
 
 
-def _model(network: Network, framework: str | None, what: str) -> Network:
+def _model(network: "Network", framework: str | None, what: str) -> "Network":
     if framework is not None:
         sys.stderr.write(f"note: --framework applies to deconv's network text; {what} keeps its own\n")
     return network
@@ -141,7 +139,7 @@ def _size(values: tuple[int | None, ...]) -> str:
     return " x ".join("-" if v is None else str(v) for v in values)
 
 
-def _rows(network: Network, evaluation: Evaluation) -> list[tuple[str, str, str, str]]:
+def _rows(network: "Network", evaluation: "Evaluation") -> list[tuple[str, str, str, str]]:
     """(layer, op, size, note) per layer; a join shows its inputs' sizes."""
     joins = {join.name: join for join in evaluation.joins}
     rows = []
@@ -159,9 +157,9 @@ def _rows(network: Network, evaluation: Evaluation) -> list[tuple[str, str, str,
 
 
 def render_sizes(
-    network: Network,
-    evaluation: Evaluation,
-    found: tuple[Break, ...],
+    network: "Network",
+    evaluation: "Evaluation",
+    found: "tuple[Break, ...]",
     out: TextIO,
     *,
     terminal: bool,
@@ -217,7 +215,12 @@ def render_sizes(
 
 
 def render_valid(
-    network: Network, valid: tuple[Valid, ...], mirrors: tuple[Mirror, ...], out: TextIO, *, as_json: bool
+    network: "Network",
+    valid: "tuple[Valid, ...]",
+    mirrors: "tuple[Mirror, ...]",
+    out: TextIO,
+    *,
+    as_json: bool,
 ) -> None:
     from deconv_cli.core.net.valid import AXIS_NAMES, sentence
 
@@ -250,8 +253,8 @@ def render_valid(
 
 
 def render_range(
-    network: Network,
-    valid: tuple[Valid, ...],
+    network: "Network",
+    valid: "tuple[Valid, ...]",
     bounds: tuple[tuple[int, int], ...],
     out: TextIO,
     *,
