@@ -175,6 +175,14 @@ def _channels_first(model: dict[str, Any]) -> dict[str, Any]:
             r"layer 'odd' \(Conv2D\): keras: strides must be 1 when dilation_rate > 1",
             ExitCode.USAGE,
         ),
+        (  # across axes too, as Keras itself checks (Keras 3.15), for the transposed layer as well
+            _with_layer(
+                "Conv2DTranspose", {"kernel_size": [3, 3], "strides": [2, 1], "dilation_rate": [1, 2]}
+            ),
+            r"layer 'odd' \(Conv2DTranspose\): keras: strides must be 1 when dilation_rate > 1 "
+            r"\(got strides=2,1, dilation_rate=1,2\)",
+            ExitCode.USAGE,
+        ),
         (
             _with_layer("Conv1D", {"kernel_size": [3]}),
             r"layer 'odd' \(Conv1D\) is 1-D in a network with 2 spatial axes",

@@ -133,6 +133,15 @@ def test_nested_repeats_and_index_arithmetic():
         ("conv k=3 p=wide", "line 1: padding must be an int, B:E, same, valid or same_lower"),
         ("conv k=3\n\tconv k=3", "line 2: indent with spaces, not tabs"),
         ("conv k=3\nrank 2", "line 2: rank goes before the first layer"),
+        # Keras refuses a stride > 1 on one axis with a dilation > 1 on another (Keras 3.15)
+        (
+            "framework keras\nrank 2\nconvT k=3 s=2,1 d=1,2",
+            "line 3: keras: strides must be 1 when dilation_rate > 1 (got strides=2,1, dilation_rate=1,2)",
+        ),
+        (
+            "framework keras\nrank 2\nconv k=3 s=1,2 d=2,1",
+            "line 3: keras: strides must be 1 when dilation_rate > 1 (got strides=1,2, dilation_rate=2,1)",
+        ),
     ],
 )
 def test_mistakes_are_one_line_with_the_line_and_the_fix(source, message):

@@ -186,11 +186,14 @@ def _node(
 ) -> Node:
     cls, config = entry["class_name"], entry.get("config", {})
 
-    def axes(make: Any) -> tuple[SizeMap, ...]:
+    def named(make: Any) -> Any:
         try:
-            return tuple(make(axis) for axis in range(rank))
+            return make()
         except DeconvError as error:
             raise DeconvError(f"layer {name!r} ({cls}): {error}") from None
+
+    def axes(make: Any) -> tuple[SizeMap, ...]:
+        return tuple(named(lambda: tuple(make(axis) for axis in range(rank))))
 
     def get(key: str, default: Any = None) -> list[Any]:
         return _per_axis(config.get(key, default), rank, name, key)
@@ -215,6 +218,8 @@ def _node(
         raise DeconvError(
             f"layer {name!r} ({cls}) is {match.groups()[-1]}-D in a network with {rank} spatial axes"
         )
+    if _CONV_T.fullmatch(cls) or _CONV.fullmatch(cls):
+        named(lambda: layers.strides_with_dilation("keras", get("strides", 1), get("dilation_rate", 1)))
     if _CONV_T.fullmatch(cls):
         kernel, strides, dilation = get("kernel_size"), get("strides", 1), get("dilation_rate", 1)
         extra = config.get("output_padding")

@@ -12,6 +12,7 @@ records of ``tests/golden/make_nets.py``. Transposed convolutions reuse the sing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 
 from deconv_cli.core.frameworks import FRAMEWORKS
@@ -79,6 +80,23 @@ def _window(extent: int, stride: int, begin: int, end: int) -> SizeMap:
     return SizeMap((Term(1, begin + end - extent + stride, stride),), max(1, extent - begin - end))
 
 
+def strides_with_dilation(framework: str, strides: Sequence[int], dilations: Sequence[int]) -> None:
+    """Keras refuses a stride above 1 on any axis with a dilation above 1 on any axis, in Conv
+    and ConvTranspose layers alike (checked in Keras 3.15): a rule of the whole layer, which
+    the readers apply once they have every axis.
+
+    >>> strides_with_dilation("keras", (2, 1), (1, 2))
+    Traceback (most recent call last):
+    deconv_cli.errors.DeconvError: keras: strides must be 1 when dilation_rate > 1 (got ...)
+    >>> strides_with_dilation("torch", (2, 1), (1, 2))
+    """
+    if framework == "keras" and max(strides) > 1 and max(dilations) > 1:
+        raise DeconvError(
+            f"keras: strides must be 1 when dilation_rate > 1 "
+            f"(got strides={','.join(map(str, strides))}, dilation_rate={','.join(map(str, dilations))})"
+        )
+
+
 def conv(
     framework: str, kernel_size: int, stride: int = 1, dilation: int = 1, padding: Padding = 0
 ) -> SizeMap:
@@ -95,11 +113,7 @@ def conv(
     _framework(framework)
     for name, value in (("kernel_size", kernel_size), ("stride", stride), ("dilation", dilation)):
         _positive(name, value)
-    if framework == "keras" and stride > 1 and dilation > 1:
-        raise DeconvError(
-            f"keras: strides must be 1 when dilation_rate > 1 "
-            f"(got strides={stride}, dilation_rate={dilation})"
-        )
+    strides_with_dilation(framework, (stride,), (dilation,))
     mode, begin, end = _padding(framework, padding)
     extent = dilation * (kernel_size - 1) + 1
     if mode == "same":

@@ -236,6 +236,12 @@ class _Builder:
             axes.append(self._map(kind, given))
             if kind == "conv_transpose":
                 transposed.append(self._transposed(given))
+        if kind in ("conv", "conv_transpose"):
+            layers.strides_with_dilation(
+                self.framework,
+                [_integer("stride", text) for text in values.get("stride", ("1",))],
+                [_integer("dilation", text) for text in values.get("dilation", ("1",))],
+            )
         return tuple(axes), tuple(transposed)
 
     def _padding(self, text: str | None) -> int | tuple[int, int] | str:
