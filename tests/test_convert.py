@@ -7,12 +7,12 @@ import io
 import os
 import pty
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from helpers import DECONV, deconv, npy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -266,19 +266,6 @@ def test_converted_weight_in_the_real_target_gives_the_real_sources_values(sourc
 
 
 # the command: pipes, files, safety
-DECONV = str(Path(sys.executable).with_name("deconv"))
-
-
-def deconv(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([DECONV, *args], input=stdin, capture_output=True, check=False, cwd=cwd)
-
-
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def files(tmp_path: Path) -> Path:
     rng = np.random.default_rng(3)
@@ -317,7 +304,7 @@ def test_a_failed_convert_leaves_an_existing_output_untouched(files):
 
 
 def test_convert_errors_name_the_options_and_the_argument(files):
-    result = deconv("convert", "-", "--from", "tf", "--to", "torch", stdin=npy(np.ones((3, 3))), cwd=files)
+    result = deconv("convert", "-", "--from", "tf", "--to", "torch", input=npy(np.ones((3, 3))), cwd=files)
     assert result.returncode == 2
     assert result.stderr.startswith(b"deconv: error: IN must have 3, 4 or 5 dimensions: a tf weight")
 
@@ -337,7 +324,7 @@ def test_convert_refuses_binary_to_a_terminal_and_pickles(files):
     assert b"refusing to write .npy bytes to a terminal" in process.stderr
     buffer = io.BytesIO()
     np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    result = deconv("convert", "-", "--from", "torch", "--to", "tf", stdin=buffer.getvalue(), cwd=files)
+    result = deconv("convert", "-", "--from", "torch", "--to", "tf", input=buffer.getvalue(), cwd=files)
     assert result.returncode == 1
     assert b"holds Python objects (dtype object)" in result.stderr
 

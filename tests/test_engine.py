@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import itertools
 import math
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+from helpers import load
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -460,14 +459,8 @@ def test_per_sample_gemms_split_the_batch_finer(monkeypatch: pytest.MonkeyPatch)
 
 
 def benchmark_layers() -> list[Any]:
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "run_vs_frameworks.py"
-    spec = importlib.util.spec_from_file_location("run_vs_frameworks", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)  # frameworks are imported only when the benchmark runs
-    return list(module.LAYERS)
+    # frameworks are imported only when the benchmark runs
+    return list(load(Path(__file__).resolve().parent.parent / "benchmarks" / "run_vs_frameworks.py").LAYERS)
 
 
 def layer_choice(layer: Any) -> planner.Choice:

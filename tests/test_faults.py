@@ -10,21 +10,19 @@ import signal
 import stat
 import struct
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+import helpers
 import numpy as np
 import pytest
+from helpers import DECONV
 
-DECONV = str(Path(sys.executable).with_name("deconv"))
 LIMIT = 60  # seconds any one invocation may take, loaded machine included
 
 
 def deconv(*args: str, cwd: Path, **options: object) -> subprocess.CompletedProcess[bytes]:
-    if "stdout" not in options and "stderr" not in options:
-        options["capture_output"] = True
-    return subprocess.run([DECONV, *args], cwd=cwd, timeout=LIMIT, check=False, **options)  # type: ignore[call-overload,no-any-return]
+    return helpers.deconv(*args, cwd=cwd, timeout=LIMIT, **options)
 
 
 def shell(script: str, cwd: Path, **options: object) -> subprocess.CompletedProcess[bytes]:

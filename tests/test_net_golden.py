@@ -8,30 +8,16 @@ exactly the set of sizes the framework ran.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import GOLDEN, load
 
 from deconv_cli.core.net import solve
 
-GOLDEN = Path(__file__).parent / "golden"
-
-
-def _load(name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(name, GOLDEN / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-netspec = _load("netspec")
+netspec = load(GOLDEN / "netspec.py")
 RECORDS = json.loads((GOLDEN / "nets" / "records.json").read_text())
 NETS = {net.name: net for net in netspec.NETS}
 CASES = [

@@ -7,36 +7,22 @@ of the model must accept exactly the sizes the framework ran, and give the same 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import GOLDEN, load
 
 from deconv_cli.core.net import keras, solve
 from deconv_cli.core.net import onnx as onnx_reader
 from deconv_cli.core.net.graph import Network
 from deconv_cli.errors import DeconvError, ExitCode
 
-GOLDEN = Path(__file__).parent / "golden"
 NETS_DIR = GOLDEN / "nets"
 
 
-def _load(name: str) -> Any:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, GOLDEN / f"{name}.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-netspec = _load("netspec")
+netspec = load(GOLDEN / "netspec.py")
 NETS = {net.name: net for net in netspec.NETS}
 RECORDS = json.loads((NETS_DIR / "records.json").read_text())
 MODELS = json.loads((NETS_DIR / "models.json").read_text())

@@ -6,11 +6,11 @@ import io
 import os
 import pty
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import DECONV, deconv, npy
 from numpy.testing import assert_allclose, assert_array_equal
 
 from deconv_cli import conv_transpose
@@ -128,19 +128,6 @@ def test_bad_arrays_raise_one_deconv_error(kwargs, message):
 
 
 # the console script installed next to this interpreter, not whichever is first on PATH
-DECONV = str(Path(sys.executable).with_name("deconv"))
-
-
-def deconv(*args: str, stdin: bytes = b"", cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([DECONV, *args], input=stdin, capture_output=True, check=False, cwd=cwd)
-
-
-def npy(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, array)
-    return buffer.getvalue()
-
-
 @pytest.fixture
 def files(tmp_path: Path) -> Path:
     rng = np.random.default_rng(1)
@@ -240,7 +227,7 @@ def _pickled() -> bytes:
     ],
 )
 def test_hostile_input_files_exit_1_with_one_line(files, content, message):
-    result = deconv("run", "-", "-w", "w1.npy", stdin=content, cwd=files)
+    result = deconv("run", "-", "-w", "w1.npy", input=content, cwd=files)
     assert result.returncode == 1
     assert result.stderr.startswith(b"deconv: error: input stdin ")
     assert message in result.stderr
@@ -269,7 +256,7 @@ def test_missing_file_exits_1(files):
     ],
 )
 def test_mismatched_arrays_and_options_exit_2(files, args, message):
-    result = deconv("run", "-", *args, stdin=npy(np.ones((1, 5, 5, 3))), cwd=files)
+    result = deconv("run", "-", *args, input=npy(np.ones((1, 5, 5, 3))), cwd=files)
     assert result.returncode == 2
     assert message in result.stderr
     assert result.stdout == b""

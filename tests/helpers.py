@@ -1,0 +1,51 @@
+"""What several test modules share: the installed command, .npy bytes and the golden modules.
+
+pytest puts this folder on ``sys.path`` (``pythonpath`` in pyproject.toml), so a test module
+imports it as ``helpers``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+DECONV = str(Path(sys.executable).with_name("deconv"))
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def deconv(*args: str, **options: Any) -> subprocess.CompletedProcess[bytes]:
+    """``deconv *args`` as a process, ``options`` as ``subprocess.run``'s: its output captured
+    unless they route it, and an empty stdin unless they give ``input`` or ``stdin``."""
+    if "stdout" not in options and "stderr" not in options:
+        options["capture_output"] = True
+    if "input" not in options and "stdin" not in options:
+        options["stdin"] = subprocess.DEVNULL
+    return subprocess.run([DECONV, *args], check=False, **options)  # type: ignore[no-any-return]
+
+
+def npy(array: np.ndarray) -> bytes:
+    """The .npy file of ``array``, as bytes."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def load(path: Path) -> ModuleType:
+    """The module at ``path`` (a golden generator or a benchmark), loaded once under its stem."""
+    name = path.stem
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
