@@ -302,3 +302,28 @@ def test_without_a_framework_a_crop_only_jax_builds_is_shown_in_jaxs_own_terms()
     report = shape(None, [Axis(3, 3, 2)], [Options(Padding.explicit(0, -1))])
     assert (report.framework, report.output, report.crop, report.padding) == ("jax", (8,), ((0, -1),), "2:3")
     assert report.reading.endswith("(torch, tf, onnx, keras refuse it); the crop 0:-1 is its padding=2:3")
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (("--in", "3", "--out", "100"), "--k 50 --s 25 reaches 100 unmarked"),
+        (("--in", "3", "--out", "10000", "-f", "jax"), "--k 5000 --s 2500 reaches 10000 unmarked"),
+        (("--in", "3,4", "--out", "100,40"), "--k 50,16 --s 25,8 reaches 100,40 unmarked"),
+    ],
+)
+def test_when_every_setting_found_is_marked_pad_names_an_unmarked_one_beyond_its_limits(cli_run, args, hint):
+    code, stdout, stderr = cli_run("pad", *args)
+    assert code == 0
+    assert all("marks=" in line for line in stdout.splitlines())
+    assert stderr == f"every setting found is marked; {hint}\n"
+    k, s = hint.split()[1], hint.split()[3]
+    code, stdout, _ = cli_run("pad", *args, "--k", k, "--s", s)
+    assert code == 0
+    assert "marks=" not in stdout.splitlines()[0]
+
+
+def test_no_hint_when_an_unmarked_setting_is_found(cli_run):
+    code, stdout, stderr = cli_run("pad", "--in", "8", "--out", "16")
+    assert (code, stderr) == (0, "")
+    assert "marks=" not in stdout.splitlines()[0]

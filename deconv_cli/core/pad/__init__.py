@@ -218,6 +218,36 @@ def _per_n(solution: Solution, factors: Sequence[int]) -> Solution:
     return replace(solution, params=params, output=tuple(factors))
 
 
+def plain_setting(
+    n: Sequence[int], out: Sequence[int], dilation: Sequence[int], frameworks: Sequence[str]
+) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
+    """A kernel and a stride, beyond the search limits if need be, whose best setting turning
+    ``n`` into ``out`` is unmarked: per axis a kernel of twice the stride ``s = ceil(out /
+    (n+1))``, cropping ``(n+1)s - out``, or else ``k = s = out / n``. None when neither is.
+
+    >>> plain_setting([3], [10000], [1], ["jax"])
+    ((5000,), (2500,))
+    >>> plain_setting([3], [100], [1], ["torch"])
+    ((50,), (25,))
+    """
+    if any(o <= m for m, o in zip(n, out, strict=True)) or set(dilation) != {1}:
+        return None
+    wide = tuple(-(-o // (m + 1)) for m, o in zip(n, out, strict=True))
+    candidates = [(tuple(2 * s for s in wide), wide)]
+    if all(o % m == 0 for m, o in zip(n, out, strict=True)):
+        candidates.append((tuple(o // m for m, o in zip(n, out, strict=True)),) * 2)
+    for kernel_size, stride in candidates:
+        try:
+            best = pad(
+                n, out, kernel_size=kernel_size, stride=stride, dilation=dilation, frameworks=frameworks
+            )
+        except DeconvError:
+            continue
+        if not best.solutions[0].marks:
+            return kernel_size, stride
+    return None
+
+
 def _nothing(
     n: Sequence[int],
     out: Sequence[int],
