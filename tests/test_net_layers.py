@@ -205,6 +205,25 @@ def test_live_keras_layers_match_the_size_maps():
             )
 
 
+@pytest.mark.tf
+@pytest.mark.parametrize(("strides", "dilations"), [((2, 1), (1, 2)), ((1, 2), (2, 1)), ((2, 2), (1, 1))])
+def test_live_keras_refuses_strides_with_dilation_across_axes_as_deconv_does(strides, dilations):
+    keras = pytest.importorskip("keras")
+    for layer in (keras.layers.Conv2D, keras.layers.Conv2DTranspose):
+        try:
+            layer(1, 3, strides=strides, dilation_rate=dilations)
+        except ValueError:
+            refused = True
+        else:
+            refused = False
+        try:
+            layers.strides_with_dilation("keras", strides, dilations)
+        except DeconvError:
+            assert refused, (layer.__name__, strides, dilations)
+        else:
+            assert not refused, (layer.__name__, strides, dilations)
+
+
 @pytest.mark.jax
 def test_live_jax_windows_match_the_size_maps():
     jax = pytest.importorskip("jax")
