@@ -140,6 +140,15 @@ def test_a_symlink_output_survives_and_its_target_is_replaced(work):
     assert np.load(work / "real.npy").shape == (2, 18, 18, 4)
 
 
+def test_a_hard_linked_output_is_replaced_under_its_name_and_its_other_names_keep_the_old(work):
+    (work / "y.npy").write_bytes(b"old")
+    (work / "other.npy").hardlink_to(work / "y.npy")
+    result = deconv("run", "x.npy", "-w", "w.npy", "-o", "y.npy", cwd=work)
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert np.load(work / "y.npy").shape == (2, 18, 18, 4)
+    assert (work / "other.npy").read_bytes() == b"old"
+
+
 @pytest.mark.parametrize("mode", [0o600, 0o640, 0o604])
 def test_an_existing_output_keeps_its_permissions(work, mode):
     target = work / "y.npy"
