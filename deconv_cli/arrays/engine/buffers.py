@@ -1,5 +1,5 @@
-"""Memory shared by the strategies: one reusable arena, and the blocked
-scatter of several interleaved sources into one output."""
+"""Memory shared by the strategies: reusable arenas, kept for the next call,
+and the blocked scatter of several interleaved sources into one output."""
 
 from __future__ import annotations
 
