@@ -156,6 +156,10 @@ def test_pad_without_solution_names_the_search_limit_that_reaches_the_size(cli_r
         ("shape --in 4 --k 0", "--k must be >= 1 (got 0)"),
         ("shape --in 4 --k 3 --s -1", "--s must be >= 1 (got -1)"),
         ("shape --in 4,x --k 3", "--in must be an integer or a comma list like 16,24 (got '4,x')"),
+        (
+            "pad --in 3 --out 16,1000000000000",
+            "--out must be an integer of at most 9 digits (got '1000000000000')",
+        ),
         ("shape --in 4,5 --k 3,3,3", "--in has 2 values but --k has 3; give one value or one per axis"),
         ("shape --in 4,4,4,4 --k 3", "at most 3 spatial axes are supported (got 4)"),
         (

@@ -119,6 +119,7 @@ def test_nested_repeats_and_index_arithmetic():
         ("conv k=3 z=1", "line 1: conv takes kernel_size, stride, dilation, padding (got 'z')"),
         ("conv k=3 k=4", "line 1: k is given twice"),
         ("conv k=x", "line 1: kernel_size must be an integer (got 'x')"),
+        ("conv k=3 s=1000000000", "line 1: stride must be an integer of at most 9 digits (got '1000000000')"),
         ("conv k=3 3", "line 1: '3' is not a parameter; write key=value, like k=3"),
         ("conv k=3,3,3,3", "at most 3 spatial axes are supported (got 4)"),
         ("rank 2\nconv k=3,3,3", "line 2: kernel_size has 3 values for 2 axes"),

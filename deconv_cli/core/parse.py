@@ -12,6 +12,19 @@ from deconv_cli.errors import DeconvError
 T = TypeVar("T")
 MAX_AXES = 3
 _INT = re.compile(r"-?\d{1,9}")
+# digits, but too many: sizes past 10^9 are refused up front, never computed with
+_LONG = re.compile(r"-?\d{10,}")
+
+
+def too_long(text: str, what: str) -> str | None:
+    """The message for an integer of more than nine digits, else None.
+
+    >>> too_long("1000000000000000000", "--out")
+    "--out must be an integer of at most 9 digits (got '1000000000000000000')"
+    """
+    return f"{what} must be an integer of at most 9 digits (got {text!r})" if _LONG.fullmatch(text) else None
+
+
 # every padding mode name, and the mode it means
 MODES = {"valid": "valid", "same": "same", "same_upper": "same", "same_lower": "same_lower"}
 
@@ -26,7 +39,8 @@ def ints(text: str, option: str, minimum: int = 1) -> tuple[int, ...]:
     for item in text.split(","):
         item = item.strip()
         if not _INT.fullmatch(item):
-            raise DeconvError(f"{option} must be an integer or a comma list like 16,24 (got {text!r})")
+            wrong = f"{option} must be an integer or a comma list like 16,24 (got {text!r})"
+            raise DeconvError(too_long(item, option) or wrong)
         if int(item) < minimum:
             raise DeconvError(f"{option} must be >= {minimum} (got {int(item)})")
         values.append(int(item))

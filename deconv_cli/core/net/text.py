@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from itertools import islice
 
+from deconv_cli.core import parse
 from deconv_cli.core.frameworks import FRAMEWORKS
 from deconv_cli.core.geometry import Padding
 from deconv_cli.core.net import layers
@@ -306,7 +307,7 @@ def _per_axis(key: str, value: str, rank: int) -> tuple[str, ...]:
 
 def _integer(key: str, text: str) -> int:
     if not _INT.fullmatch(text):
-        raise _LineError(f"{key} must be an integer (got {text!r})")
+        raise _LineError(parse.too_long(text, key) or f"{key} must be an integer (got {text!r})")
     return int(text)
 
 
