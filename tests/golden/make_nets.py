@@ -455,10 +455,20 @@ def keras_handler():
     return handle
 
 
+def stable_ids(config):
+    """Keras's shared_object_id values (object addresses, new on every run) renumbered in order of
+    first appearance: the same links, and the same bytes on every run"""
+    numbers = {}
+
+    def number(match):
+        return f'"shared_object_id": {numbers.setdefault(match[1], len(numbers) + 1)}'
+
+    return re.sub(r'"shared_object_id": (\d+)', number, config)
+
+
 def export_keras_model(name):
-    """NAME.json (model.to_json()) and NAME.keras with the weights left out (config and metadata);
-    the .keras config carries Keras's shared_object_id (object addresses), so its bytes change
-    from run to run, not its content"""
+    """NAME.json (model.to_json()) and NAME.keras with the weights left out (config and metadata),
+    its shared_object_id values renumbered (``stable_ids``) so that a rerun gives the same bytes"""
     import zipfile
 
     model = real_models.keras_model(name)
@@ -477,6 +487,8 @@ def export_keras_model(name):
                 data = source.read(item.filename)
                 if item.filename == "metadata.json":  # a fixed date, so that a rerun gives the same bytes
                     data = json.dumps({**json.loads(data), "date_saved": "2026-01-01@00:00:00"}).encode()
+                else:
+                    data = stable_ids(data.decode()).encode()
                 info = zipfile.ZipInfo(item.filename, date_time=(2026, 1, 1, 0, 0, 0))
                 target.writestr(info, data, zipfile.ZIP_DEFLATED)
     os.remove(full)
