@@ -138,8 +138,8 @@ def forcing(mode: str, strict: bool = False) -> Iterator[None]:
             )
             if strict:
 
-                def chosen(*args: Any) -> Any:
-                    result = cached(*args)
+                def chosen(*args: Any, **options: Any) -> Any:
+                    result = cached(*args, **options)
                     if result.kind != kind:
                         pytest.skip(f"{kind} does not apply to this layer ({result.kind} runs)")
                     return result
@@ -282,6 +282,35 @@ def test_columns_summed_by_phase(p: dict[str, Any], with_bias: bool, threads: bo
         )
         got = conv_transpose(x, w, stride=args[0], dilation=args[1], crop=args[2], groups=groups, bias=bias)
     np.testing.assert_allclose(got, naive_conv_transpose(x, w, *args, groups, bias), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_an_infinite_input_reaches_only_the_outputs_it_feeds(strategy, monkeypatch):
+    """The outputs an inf or NaN feeds are non-finite, exactly as in the naive sum, and no
+    others: a strategy that mixes inputs (Karatsuba's differences, zero taps in a shared grid,
+    where 0 x inf is NaN) gives way to an exact one, and only for non-finite arrays."""
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((2, 3, 5, 6))
+    x[0, 1, 2, 5] = np.inf  # the end of a row: col2im's flat slices cross it
+    x[1, 0, 3, 0] = np.nan  # the start of one
+    w = rng.standard_normal((3, 2, 4, 3))
+    args = ((2, 2), (1, 1), ((1, 1), (1, 0)))
+    exact_plans = []
+    with forcing(strategy), np.errstate(all="ignore"):  # the public API computes so too
+        planned = planner.strategy
+        monkeypatch.setattr(
+            planner, "strategy", lambda *a, exact=False: exact_plans.append(exact) or planned(*a, exact=exact)
+        )
+        conv_transpose(np.where(np.isfinite(x), x, 0), w, stride=args[0], dilation=args[1], crop=args[2])
+        assert exact_plans == [False]  # finite arrays keep the fastest strategy, exact or not
+        got = conv_transpose(x, w, stride=args[0], dilation=args[1], crop=args[2])
+        chosen = planned(axis.axes_of((5, 6), (4, 3), *args), 2, 3, 2, 1)
+        expected = naive_conv_transpose(x, w, *args)
+    assert exact_plans[1:] == ([False] if chosen.exact else [False, True])
+    assert chosen.exact == (strategy in ("auto", "columns", "columns-taps", "phase-separate"))
+    assert np.array_equal(np.isfinite(got), np.isfinite(expected))
+    finite = np.isfinite(expected)
+    np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize(CASE_FIELDS, CASES[:-1])  # the last is bias only

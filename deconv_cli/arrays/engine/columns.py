@@ -79,7 +79,7 @@ class _TapSum:
     tap: Index  # the tap's kernel indices into the columns
     total: slice  # flat range of the phase sum it adds to
     source: slice  # the same range shifted by the tap's offset
-    wrapped: tuple[Index, Index] | None  # (sum, source) grid indices to take back
+    wrapped: Index | None  # where the flat slice crossed row ends: restored afterwards
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,10 @@ def _phase_sums(axes: tuple[Axis, ...]) -> tuple[_PhaseSum, ...]:
     Flattened, tap j's contribution to phase position q = i + off is one
     slice offset by off.  Along the last axis of a 2-D plane the flat slice
     also runs across row ends and reads the neighbouring row there; those
-    elements are taken back out (``wrapped``).  Positions at or past a
-    phase's length are never copied out, so they may hold anything.
+    elements (``wrapped``) are saved before the add and restored after it,
+    which is exact where subtracting again would round, or turn an infinity
+    into NaN.  Positions at or past a phase's length are never copied out,
+    so they may hold anything.
     """
     ns = [ax.n for ax in axes]
     strides = [math.prod(ns[a + 1 :]) for a in range(len(ns))]
@@ -119,7 +121,7 @@ def _phase_sums(axes: tuple[Axis, ...]) -> tuple[_PhaseSum, ...]:
             last = sum((hi - 1) * st for (_, hi), st in zip(box, strides, strict=True)) + 1
             wrapped = None
             if len(axes) == 2:
-                wrapped = _wrapped(box[0], offs[0][0], offs[1][0], phases[1][1], ns[1])
+                wrapped = _wrapped(box[0], offs[1][0], phases[1][1], ns[1])
             tap = _TapSum(
                 tap=(*lead, *(j for _, j in offs)),
                 total=slice(first, last),
@@ -129,7 +131,7 @@ def _phase_sums(axes: tuple[Axis, ...]) -> tuple[_PhaseSum, ...]:
             if not covering and all(
                 box_ == (0, count) for box_, (_, count, _) in zip(box, phases, strict=True)
             ):
-                # what it adds across row ends it takes back (x - x = 0), so a copy serves
+                # it reaches every position, so a copy serves (what it puts across row ends is zeroed)
                 taps.insert(0, tap)
                 covering = True
             else:
@@ -146,25 +148,16 @@ def _phase_sums(axes: tuple[Axis, ...]) -> tuple[_PhaseSum, ...]:
     return tuple(sums)
 
 
-def _wrapped(rows: tuple[int, int], off0: int, off1: int, count1: int, n1: int) -> tuple[Index, Index] | None:
-    """Where a 2-D flat add crossed row ends: rows [lo0, hi0) of the sum
-    received source[r - off0, c - off1], and where c - off1 falls outside a
-    row the flat slice read the previous or the next row instead."""
+def _wrapped(rows: tuple[int, int], off1: int, count1: int, n1: int) -> Index | None:
+    """Where a 2-D flat add shifted by ``off1`` along rows crossed row ends, in rows
+    [lo0, hi0) of the sum: columns it reached only by reading the neighbouring row."""
     lo0, hi0 = rows
     lead: Index = (slice(None),) * 3
-    if off1 > 0:
-        # columns [0, off1) of every row after the first: the previous row's end
-        return (
-            (*lead, slice(lo0 + 1, hi0), slice(0, off1)),
-            (*lead, slice(lo0 - off0, hi0 - off0 - 1), slice(n1 - off1, n1)),
-        )
-    stop = min(n1, count1)
-    if off1 < 0 and n1 + off1 < stop:
-        # columns [n1 + off1, n1) of every row before the last: the next row's start
-        return (
-            (*lead, slice(lo0, hi0 - 1), slice(n1 + off1, stop)),
-            (*lead, slice(lo0 - off0 + 1, hi0 - off0), slice(0, stop - n1 - off1)),
-        )
+    if off1 > 0:  # columns [0, off1) of every row after the first: the previous row's end
+        return (*lead, slice(lo0 + 1, hi0), slice(0, off1))
+    stop = min(n1, count1)  # columns past the phase's length are never copied out
+    if off1 < 0 and n1 + off1 < stop:  # of every row before the last: the next row's start
+        return (*lead, slice(lo0, hi0 - 1), slice(n1 + off1, stop))
     return None
 
 
@@ -182,13 +175,14 @@ def _sum_phases(cols: Array, outg: Array, axes: tuple[Axis, ...], bias_g: Array 
         grid = total.reshape(nb, n_groups, cog, *ns)
         for i, tap in enumerate(phase.taps):
             src = taps[tap.tap]
-            if i == 0 and phase.covering:
+            copy = i == 0 and phase.covering
+            saved = None if tap.wrapped is None or copy else grid[tap.wrapped].copy()
+            if copy:
                 np.copyto(total[..., tap.total], src[..., tap.source])
             else:
                 total[..., tap.total] += src[..., tap.source]
             if tap.wrapped is not None:
-                wrong, read = tap.wrapped
-                grid[wrong] -= src.reshape(grid.shape)[read]
+                grid[tap.wrapped] = 0 if saved is None else saved
         pairs.append((outg[phase.output], grid[phase.window]))
     # The phases interleave: each output block gets all of them while in cache.
     blockwise(assign_all, pairs, outg.shape, bias_g)

@@ -40,6 +40,9 @@ class Plan:
     shifts: int
     merged: bool  # batch folded into the GEMM columns
     tail: int  # the largest shift reads this far past the padded planes
+    # every weight it multiplies by is a kernel tap: no zero tap fills a shared grid, where
+    # 0 x inf would spread a NaN to outputs the infinite input does not feed
+    exact: bool
 
     @staticmethod
     def of(axes: Sequence[Axis], groups: Sequence[Group], cig: int, cog: int, n_groups: int) -> Plan:
@@ -61,6 +64,7 @@ class Plan:
             shifts=shifts,
             merged=merged,
             tail=sum((g.shifts - 1) * math.prod(padded[a + 1 :]) for a, g in enumerate(groups)),
+            exact=all(j < ax.k for ax, g in zip(axes, groups, strict=True) for taps in g.taps for j in taps),
         )
 
     def padded_size(self, c_in: int) -> int:

@@ -48,14 +48,26 @@ class Choice:
     blas_threaded: bool = False
 
     @property
+    def exact(self) -> bool:
+        """Every output sums only the products of its own taps, so a NaN or inf reaches the
+        outputs it feeds and no others.  Karatsuba's differences, and zero taps filling a
+        shared grid (0 x inf is NaN), would reach others too."""
+        if self.kind == "phase":
+            return all(plan.exact for plan in self.plans)
+        return self.kind in ("pointwise", "columns", "none")
+
+    @property
     def per_sample(self) -> bool:
         """Its GEMMs run sample by sample, whatever the chunk."""
         return self.kind == "columns" or (self.kind == "phase" and not any(p.merged for p in self.plans))
 
 
 @functools.lru_cache(maxsize=64)
-def strategy(axes: tuple[Axis, ...], batch: int, c_in: int, c_out: int, n_groups: int) -> Choice:
-    """Cached since it only depends on shapes and costs about as much as a small layer."""
+def strategy(
+    axes: tuple[Axis, ...], batch: int, c_in: int, c_out: int, n_groups: int, exact: bool = False
+) -> Choice:
+    """Cached since it only depends on shapes and costs about as much as a small layer.
+    ``exact``: only a strategy whose outputs sum their own taps alone (``Choice.exact``)."""
     if all(ax.n == 1 for ax in axes):
         # No intermediates when the GEMM can write the output in place.
         direct = all(ax.d == 1 and ax.lo == 0 and ax.o == ax.k for ax in axes)
@@ -65,7 +77,7 @@ def strategy(axes: tuple[Axis, ...], batch: int, c_in: int, c_out: int, n_groups
     if not all(phase_taps(ax) for ax in axes):
         # Every output lies in the zero extension: only the bias remains.
         return Choice("none", 0, False)
-    kind, scratch, plans, shared = _choose(axes, batch, c_in, c_out, n_groups)
+    kind, scratch, plans, shared = _choose(axes, batch, c_in, c_out, n_groups, exact)
     if kind.startswith("karatsuba"):
         # Its blocks hold the full output; zeros a negative crop adds stay unwritten.
         covered = all(ax.lo >= 0 and ax.o + ax.lo <= Blocks.of(ax).blocks * ax.s for ax in axes)
@@ -82,7 +94,7 @@ def strategy(axes: tuple[Axis, ...], batch: int, c_in: int, c_out: int, n_groups
 
 
 def _choose(
-    axes: Sequence[Axis], batch: int, c_in: int, c_out: int, n_groups: int
+    axes: Sequence[Axis], batch: int, c_in: int, c_out: int, n_groups: int, exact: bool = False
 ) -> tuple[str, int, list[Plan], list[Group]]:
     """Cheapest strategy by the cost model: (kind, scratch per sample, phase
     plans, shared phase groups for the channels-last path)."""
@@ -128,6 +140,10 @@ def _choose(
         )
     if fits(axes, n_groups):
         costs.update(_karatsuba_costs(axes, batch, c_in, c_out, outputs))
+    if exact:  # col2im adds every tap's products alone, and so do phase plans without zero taps
+        costs = {
+            k: v for k, v in costs.items() if k == "columns" or (k == "phase" and all(p.exact for p in plans))
+        }
     kind = pick({k: cost for k, (cost, _) in costs.items()})
     return kind, costs[kind][1], plans, shared
 

@@ -91,6 +91,11 @@ def conv_transpose(
     budget = DEFAULT_MAX_MEMORY if max_memory is None else max_memory
 
     choice = planner.strategy(axes, batch, c_in, c_out, groups)
+    # A NaN or inf reaches exactly the outputs it feeds, as in the frameworks.  One BLAS
+    # pass per array checks them (an overflow, past 1e19 in float32, only costs the
+    # faster strategy).
+    if not choice.exact and not all(np.isfinite(np.dot(a.ravel(), a.ravel())) for a in (x, w)):
+        choice = planner.strategy(axes, batch, c_in, c_out, groups, exact=True)
     kind, scratch, plans, shared = choice.kind, choice.scratch, choice.plans, choice.shared
     # Outputs the strategy never writes must hold zero (or the bias) first.
     if choice.covered:
