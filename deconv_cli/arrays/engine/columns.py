@@ -88,6 +88,8 @@ class _PhaseSum:
     covering: bool  # the first tap reaches every position: copied, not added to zeros
     output: Index  # the phase's outputs: every s-th from its residue
     window: Index  # the part of the sum that holds them
+    # a phase of one covering tap needs no sum: its outputs are this window of the tap's plane
+    alone: Index | None = None
 
 
 @functools.lru_cache(maxsize=64)
@@ -109,6 +111,7 @@ def _phase_sums(axes: tuple[Axis, ...]) -> tuple[_PhaseSum, ...]:
     for phases in itertools.product(*(phase_taps(ax) for ax in axes)):
         taps: list[_TapSum] = []
         covering = False
+        window: Index = ()
         for offs in itertools.product(*(sorted(offsets.items()) for _, _, offsets in phases)):
             box = [
                 (max(0, off), min(count, n + off))
@@ -134,12 +137,19 @@ def _phase_sums(axes: tuple[Axis, ...]) -> tuple[_PhaseSum, ...]:
                 # it reaches every position, so a copy serves (what it puts across row ends is zeroed)
                 taps.insert(0, tap)
                 covering = True
+                # phase position q holds the tap's input q - off (off <= 0 when it covers)
+                window = (
+                    *lead,
+                    *(slice(-off, count - off) for (off, _), (_, count, _) in zip(offs, phases, strict=True)),
+                )
             else:
                 taps.append(tap)
+        alone = window if covering and len(taps) == 1 else None
         sums.append(
             _PhaseSum(
                 taps=tuple(taps),
                 covering=covering,
+                alone=alone,
                 output=lead
                 + tuple(slice(rho, None, ax.s) for ax, (rho, _, _) in zip(axes, phases, strict=True)),
                 window=lead + tuple(slice(0, count) for _, count, _ in phases),
@@ -169,6 +179,10 @@ def _sum_phases(cols: Array, outg: Array, axes: tuple[Axis, ...], bias_g: Array 
     taps = cols.reshape(nb, n_groups, cog, *(ax.k for ax in axes), math.prod(ns))
     pairs = []
     for phase in _phase_sums(axes):
+        if phase.alone is not None:
+            plane = taps[phase.taps[0].tap].reshape(nb, n_groups, cog, *ns)
+            pairs.append((outg[phase.output], plane[phase.alone]))
+            continue
         total = arena.take(nb, n_groups, cog, math.prod(ns))
         if not phase.covering:
             total.fill(0)
