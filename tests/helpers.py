@@ -1,4 +1,5 @@
-"""What several test modules share: the installed command, .npy bytes and the golden modules.
+"""What several test modules share: the installed command, a pseudo-terminal, .npy bytes and
+the golden modules.
 
 pytest puts this folder on ``sys.path`` (``pythonpath`` in pyproject.toml), so a test module
 imports it as ``helpers``.
@@ -6,10 +7,15 @@ imports it as ``helpers``.
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import io
+import os
+import pty
+import struct
 import subprocess
 import sys
+import termios
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,10 +36,42 @@ def deconv(*args: str, **options: Any) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([DECONV, *args], check=False, **options)  # type: ignore[no-any-return]
 
 
+def on_terminal(
+    command: list[str], *, columns: int = 100, stderr_too: bool = True, **options: Any
+) -> tuple[int, str, bytes]:
+    """(exit code, what ``command`` wrote to a pseudo-terminal ``columns`` wide, its stderr
+    when that did not go to the terminal too); ``options`` as ``subprocess.Popen``'s."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    stderr = terminal if stderr_too else subprocess.PIPE
+    with subprocess.Popen(command, stdout=terminal, stderr=stderr, **options) as process:
+        os.close(terminal)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:  # the terminal closes when the command ends
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        errors = b"" if process.stderr is None else process.stderr.read()
+        process.wait()
+    os.close(controller)
+    return process.returncode, b"".join(chunks).decode(), errors
+
+
 def npy(array: np.ndarray) -> bytes:
     """The .npy file of ``array``, as bytes."""
     buffer = io.BytesIO()
     np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def pickled() -> bytes:
+    """A .npy file that holds Python objects: loading it would unpickle."""
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
     return buffer.getvalue()
 
 

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import importlib.util
-import io
 import os
-import pty
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from helpers import DECONV, deconv, npy
+from helpers import DECONV, deconv, npy, on_terminal, pickled
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
@@ -310,21 +308,11 @@ def test_convert_errors_name_the_options_and_the_argument(files):
 
 
 def test_convert_refuses_binary_to_a_terminal_and_pickles(files):
-    controller, terminal = pty.openpty()
-    process = subprocess.run(
-        [DECONV, "convert", "w.npy", "--from", "torch", "--to", "tf"],
-        stdout=terminal,
-        stderr=subprocess.PIPE,
-        cwd=files,
-        check=False,
-    )
-    os.close(terminal)
-    os.close(controller)
-    assert process.returncode == 2
-    assert b"refusing to write .npy bytes to a terminal" in process.stderr
-    buffer = io.BytesIO()
-    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    result = deconv("convert", "-", "--from", "torch", "--to", "tf", input=buffer.getvalue(), cwd=files)
+    command = [DECONV, "convert", "w.npy", "--from", "torch", "--to", "tf"]
+    code, _, stderr = on_terminal(command, stderr_too=False, cwd=files)
+    assert code == 2
+    assert b"refusing to write .npy bytes to a terminal" in stderr
+    result = deconv("convert", "-", "--from", "torch", "--to", "tf", input=pickled(), cwd=files)
     assert result.returncode == 1
     assert b"holds Python objects (dtype object)" in result.stderr
 

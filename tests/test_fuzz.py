@@ -15,12 +15,12 @@ import random
 import signal
 import stat
 import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import DECONV
 from typer.testing import CliRunner
 
 from deconv_cli import cli
@@ -30,7 +30,6 @@ IN_PROCESS = 2000
 SUBPROCESS = 40
 TIME_LIMIT = 20  # seconds per invocation; the arithmetic takes milliseconds
 CODES = {0, 1, 2, 130}
-DECONV = str(Path(sys.executable).with_name("deconv"))
 
 SMALL = ["0", "-1", "1", "2", "3", "4", "7", "16", "64", "100", "01", "-0", "+2"]
 JUNK = [

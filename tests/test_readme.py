@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
-import pty
 import re
-import struct
 import subprocess
-import termios
 from pathlib import Path
 
 import pytest
+from helpers import on_terminal
 
 README = Path(__file__).parent.parent / "README.md"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
@@ -37,33 +34,12 @@ def normalise(text: str) -> str:
     return "\n".join(line.rstrip() for line in lines).strip("\n")
 
 
-def run_in_terminal(command: str, env: dict[str, str], cwd: Path) -> str:
-    controller, terminal = pty.openpty()
-    # a 100-column terminal, as the README's tables were drawn
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 100, 0, 0))
-    with subprocess.Popen(
-        ["bash", "-c", command], stdout=terminal, stderr=terminal, env=env, cwd=cwd
-    ) as process:
-        os.close(terminal)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:  # the terminal closes when the command ends
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-        process.wait()
-    os.close(controller)
-    return b"".join(chunks).decode()
-
-
 def run(command: str, expected: str, cwd: Path) -> str:
     """The command's output, on a terminal when README shows a table."""
     env = {**os.environ, "COLUMNS": "100", "TERM": "xterm"}
     if any(mark in expected for mark in BOX):
-        return normalise(run_in_terminal(command, env, cwd))
+        # a 100-column terminal, as the README's tables were drawn
+        return normalise(on_terminal(["bash", "-c", command], columns=100, env=env, cwd=cwd)[1])
     result = subprocess.run(
         ["bash", "-c", command], capture_output=True, text=True, env=env, check=False, cwd=cwd
     )

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import os
-import pty
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import DECONV, deconv, npy
+from helpers import DECONV, deconv, npy, on_terminal, pickled
 from numpy.testing import assert_allclose, assert_array_equal
 
 from deconv_cli import conv_transpose
@@ -191,24 +188,9 @@ def test_output_equal_to_an_input_is_refused(files):
 
 
 def test_binary_output_to_a_terminal_is_refused(files):
-    controller, terminal = pty.openpty()
-    process = subprocess.run(
-        [DECONV, "run", "x.npy", "-w", "w1.npy"],
-        stdout=terminal,
-        stderr=subprocess.PIPE,
-        cwd=files,
-        check=False,
-    )
-    os.close(terminal)
-    os.close(controller)
-    assert process.returncode == 2
-    assert b"refusing to write .npy bytes to a terminal" in process.stderr
-
-
-def _pickled() -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.array([{"a": 1}], dtype=object), allow_pickle=True)
-    return buffer.getvalue()
+    code, _, stderr = on_terminal([DECONV, "run", "x.npy", "-w", "w1.npy"], stderr_too=False, cwd=files)
+    assert code == 2
+    assert b"refusing to write .npy bytes to a terminal" in stderr
 
 
 @pytest.mark.parametrize(
@@ -220,7 +202,7 @@ def _pickled() -> bytes:
         ),
         (b"not an array at all", b"is not a .npy file (it does not start with numpy's .npy signature)"),
         (b"", b"is empty: expected a .npy array"),
-        (_pickled(), b"holds Python objects (dtype object)"),
+        (pickled(), b"holds Python objects (dtype object)"),
         (npy(np.ones((1, 5, 5, 3), dtype=complex)), b"has dtype complex128; only real numbers"),
         (npy(np.array(["a", "b"])), b"has dtype <U1; only real numbers"),
         (npy(np.zeros((0, 5, 5, 3))), b"is empty (shape (0, 5, 5, 3))"),

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import io
 import os
-import pty
 import re
-import struct
 import subprocess
-import sys
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
 import typer.main
+from helpers import DECONV, on_terminal
 from typer.testing import CliRunner
 
 from deconv_cli import __version__, cli
@@ -25,7 +22,6 @@ from deconv_cli.core.pad import pad
 from deconv_cli.core.shape import expression, shape
 
 WIDTHS = [60, 80, 120]
-DECONV = str(Path(sys.executable).with_name("deconv"))
 LAYERS = [
     ("tf", [Axis(2, 3, 2)], [Options(Padding("same"))]),
     ("tf", [Axis(2, 3, 2), Axis(16, 6, 2)], [Options(Padding("same"))] * 2),
@@ -185,25 +181,11 @@ def test_every_help_wraps_its_docstring_and_names_every_option_whole(command, wi
 
 
 def test_a_60_column_terminal_gets_a_table_that_fits():
-    controller, terminal = pty.openpty()
-    import fcntl
-    import termios
-
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 60, 0, 0))
     env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")} | {"TERM": "xterm"}
-    with subprocess.Popen([DECONV, "pad", "--in", "3", "--out", "6"], stdout=terminal, env=env):
-        os.close(terminal)
-        chunks = []
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    os.close(controller)
-    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", b"".join(chunks).decode()).replace("\r", "")
+    _, shown, _ = on_terminal(
+        [DECONV, "pad", "--in", "3", "--out", "6"], columns=60, stderr_too=False, env=env
+    )
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", shown).replace("\r", "")
     assert "ways to get this size" in text
     assert max(len(line) for line in text.splitlines()) <= 60
     assert "padding='SAME'," in text
