@@ -52,6 +52,16 @@ class Framework(ABC):
     def fail(self, message: str) -> DeconvError:
         return DeconvError(f"{self.name}: {message}")
 
+    def check_output_padding(self, axis: Axis, output_padding: int, allowed: int) -> None:
+        """PyTorch's and ONNX Runtime's rule, output_padding < max(stride, dilation); the hint
+        names ``allowed``, the bound the framework's other rules leave."""
+        limit = axis.output_padding_limit
+        if output_padding >= limit:
+            raise self.fail(
+                f"output_padding must be < max(stride, dilation) = {limit} "
+                f"(got {output_padding}); {op_hint(allowed)}"
+            )
+
     @abstractmethod
     def resolve(self, axis: Axis, options: Options) -> Layer:
         """The layer these options give on ``axis``, or the framework's error."""

@@ -24,12 +24,7 @@ class Onnx(Framework):
 
     def _output_padding(self, axis: Axis, options: Options) -> int:
         output_padding = options.output_padding or 0
-        limit = axis.output_padding_limit
-        if output_padding >= limit:
-            raise self.fail(
-                f"output_padding must be < max(stride, dilation) = {limit} "
-                f"(got {output_padding}); {op_hint(axis.stride)}"
-            )
+        self.check_output_padding(axis, output_padding, axis.stride)
         if output_padding >= axis.stride:
             raise self.fail(
                 f"output_padding must be < stride = {axis.stride} (got {output_padding}); "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from deconv_cli.core.frameworks.base import Framework, Params, op_hint
+from deconv_cli.core.frameworks.base import Framework, Params
 from deconv_cli.core.geometry import Axis, Layer, Mode, Options, Padding
 
 
@@ -60,12 +60,7 @@ class Torch(Framework):
             output_padding = options.output_shape - low
         else:
             output_padding = options.output_padding or 0
-            limit = axis.output_padding_limit
-            if output_padding >= limit:
-                raise self.fail(
-                    f"output_padding must be < max(stride, dilation) = {limit} "
-                    f"(got {output_padding}); {op_hint(limit)}"
-                )
+            self.check_output_padding(axis, output_padding, axis.output_padding_limit)
         output = low + output_padding
         if output < 1:
             raise self.fail(
