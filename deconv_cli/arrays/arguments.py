@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deconv_cli.arrays.stream import check_dtype
-from deconv_cli.core.frameworks import FRAMEWORKS, Framework
+from deconv_cli.core.frameworks import FRAMEWORKS, WEIGHT_SHAPES, Framework
 from deconv_cli.core.geometry import Options, Padding
 from deconv_cli.core.parse import MODES, spread
 from deconv_cli.errors import DeconvError
@@ -129,3 +129,26 @@ def crop(item: object, padding: object) -> Padding:
     if pair is None or len(pair) != 2 or not all(is_int(v) for v in pair):
         raise DeconvError(f"padding must be ints or (begin, end) pairs of ints (got {padding!r})")
     return Padding.explicit(index(pair[0]), index(pair[1]))
+
+
+def dtypes(x: np.dtype[Any], w: np.dtype[Any]) -> tuple[np.dtype[Any], np.dtype[Any]]:
+    """(result, computation) dtypes: a float input keeps its dtype, byte order included, and is
+    computed in native float32 (float16 and float32) or float64; integers and bools give float32."""
+    check_dtype(x, "x")
+    check_dtype(w, "w")
+    if x.kind != "f":
+        return np.dtype(np.float32), np.dtype(np.float32)
+    return x, np.dtype(np.float64 if x.itemsize == 8 else np.float32)
+
+
+def channels(channels: int, in_channels: int, groups: int, rules: Framework) -> None:
+    """The input's channels against the weight's C_in and the groups."""
+    if groups < 1:
+        raise DeconvError(f"groups must be >= 1 (got {groups})")
+    if channels != in_channels:
+        raise DeconvError(
+            f"input has {channels} channels but the weight expects C_in = {in_channels} "
+            f"({rules.name} weight {WEIGHT_SHAPES[rules.weight_layout]}); check the framework or the layout"
+        )
+    if in_channels % groups:
+        raise DeconvError(f"C_in = {in_channels} must be divisible by groups = {groups}")

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from deconv_cli.arrays import arguments, engine, layouts, taps
-from deconv_cli.arrays.stream import check_dtype, human
+from deconv_cli.arrays.stream import human
 from deconv_cli.core.frameworks import DATA_SHAPES, WEIGHT_SHAPES, Framework
 from deconv_cli.core.geometry import Axis
 from deconv_cli.errors import DeconvError, ExitCode
@@ -227,10 +227,10 @@ class Job:
         )
         in_channels, out_per_group, kernel = layouts.torch_weight_shape(w_shape, rules)
         rules.check_groups(count, rank)
-        _check_channels(channels, in_channels, count, rules)
+        arguments.channels(channels, in_channels, count, rules)
         if bias_shape is not None and bias_shape != (out_per_group * count,):
             raise DeconvError(f"bias must have shape ({out_per_group * count},) = C_out (got {bias_shape})")
-        result, compute = _dtypes(x_dtype, w_dtype)
+        result, compute = arguments.dtypes(x_dtype, w_dtype)
         axes = tuple(
             Axis(n, k, s, d)
             for n, k, s, d in zip(
@@ -390,25 +390,3 @@ def _physical_memory() -> int:
         return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError):  # not on this system: no bound
         return 1 << 62
-
-
-def _dtypes(x: np.dtype[Any], w: np.dtype[Any]) -> tuple[np.dtype[Any], np.dtype[Any]]:
-    """(result, computation) dtypes: a float input keeps its dtype, byte order included, and is
-    computed in native float32 (float16 and float32) or float64; integers and bools give float32."""
-    check_dtype(x, "x")
-    check_dtype(w, "w")
-    if x.kind != "f":
-        return np.dtype(np.float32), np.dtype(np.float32)
-    return x, np.dtype(np.float64 if x.itemsize == 8 else np.float32)
-
-
-def _check_channels(channels: int, in_channels: int, groups: int, rules: Framework) -> None:
-    if groups < 1:
-        raise DeconvError(f"groups must be >= 1 (got {groups})")
-    if channels != in_channels:
-        raise DeconvError(
-            f"input has {channels} channels but the weight expects C_in = {in_channels} "
-            f"({rules.name} weight {WEIGHT_SHAPES[rules.weight_layout]}); check the framework or the layout"
-        )
-    if in_channels % groups:
-        raise DeconvError(f"C_in = {in_channels} must be divisible by groups = {groups}")
