@@ -208,7 +208,7 @@ def pad(
     ):
         plain = core.plain_setting(values["--in"], values["--out"], values["--d"], names)
         if plain is not None:
-            k, s, out_text = (",".join(map(str, v)) for v in (*plain, values["--out"]))
+            k, s, out_text = (parse.each(v) for v in (*plain, values["--out"]))
             sys.stderr.write(f"every setting found is marked; --k {k} --s {s} reaches {out_text} unmarked\n")
     terminal = sys.stdout.isatty()
     shown = limit or None
