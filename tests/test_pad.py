@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import resource
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from deconv_cli.core import parse
 from deconv_cli.core.frameworks import FRAMEWORKS, READING_ORDER, own_terms
 from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.core.overlap import taps
@@ -318,6 +320,9 @@ def test_when_every_setting_found_is_marked_pad_names_an_unmarked_one_beyond_its
     assert all("marks=" in line for line in stdout.splitlines())
     assert stderr == f"every setting found is marked; {hint}\n"
     k, s = hint.split()[1], hint.split()[3]
+    code, stdout, _ = cli_run("pad", *args, "--json")
+    unmarked = {"k": list(parse.ints(k, "--k")), "s": list(parse.ints(s, "--s"))}
+    assert json.loads(stdout)["unmarked"] == unmarked
     code, stdout, _ = cli_run("pad", *args, "--k", k, "--s", s)
     assert code == 0
     assert "marks=" not in stdout.splitlines()[0]
@@ -327,3 +332,4 @@ def test_no_hint_when_an_unmarked_setting_is_found(cli_run):
     code, stdout, stderr = cli_run("pad", "--in", "8", "--out", "16")
     assert (code, stderr) == (0, "")
     assert "marks=" not in stdout.splitlines()[0]
+    assert "unmarked" not in json.loads(cli_run("pad", "--in", "8", "--out", "16", "--json")[1])

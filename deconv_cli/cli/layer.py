@@ -200,16 +200,9 @@ def pad(
             )
         render.code(code.for_pad(report, values["--in"], emit.value, layer), sys.stdout, as_json=as_json)
         return
-    if (
-        report.factor is None
-        and kernel_size is None
-        and stride is None
-        and all(s.marks for s in report.solutions)
-    ):
-        plain = core.plain_setting(values["--in"], values["--out"], values["--d"], names)
-        if plain is not None:
-            k, s, out_text = (parse.each(v) for v in (*plain, values["--out"]))
-            sys.stderr.write(f"every setting found is marked; --k {k} --s {s} reaches {out_text} unmarked\n")
+    if report.unmarked is not None:
+        k, s, out_text = (parse.each(v) for v in (*report.unmarked, values["--out"]))
+        sys.stderr.write(f"every setting found is marked; --k {k} --s {s} reaches {out_text} unmarked\n")
     terminal = sys.stdout.isatty()
     shown = limit or None
     if limit is None and terminal and not as_json:

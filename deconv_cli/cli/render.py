@@ -143,6 +143,8 @@ def pad(report: PadReport, out: TextIO, *, terminal: bool, as_json: bool, limit:
         data: dict[str, object] = {"solutions": [_flat(s) for s in shown]}
         if report.factor is not None:
             data = {"factor": list(report.factor), **data}
+        if report.unmarked is not None:
+            data["unmarked"] = {"k": list(report.unmarked[0]), "s": list(report.unmarked[1])}
         to_json(data, out)
     elif not terminal:
         from deconv_cli.core.shape import crops

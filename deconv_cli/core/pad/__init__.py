@@ -69,10 +69,13 @@ class Solution:
 
 @dataclass(frozen=True)
 class PadReport:
-    """All solutions, best first; ``factor`` when they hold for every input size."""
+    """All solutions, best first; ``factor`` when they hold for every input size;
+    ``unmarked``, when the search chose the kernel and stride and every solution is marked,
+    a kernel and stride beyond its limits that give the size unmarked (``plain_setting``)."""
 
     solutions: tuple[Solution, ...]
     factor: tuple[int, ...] | None = None
+    unmarked: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
 
 def default_max_k(strides: Sequence[int] | None, max_s: int) -> int:
@@ -104,6 +107,9 @@ def pad(
 
     Raises ``DeconvError`` (exit 1) naming the nearest reachable sizes, and the search limit
     that would reach the size, when nothing works.
+
+    >>> pad([3], [100], kernel_size=None, stride=None, dilation=[1], frameworks=["jax"]).unmarked
+    ((50,), (25,))
     """
     max_k = max_k or default_max_k(stride, max_s)
     kernels = [tuple(kernel_size)] if kernel_size else [(k,) * len(n) for k in range(1, max_k + 1)]
@@ -119,7 +125,11 @@ def pad(
         raise DeconvError(
             _nothing(n, out, kernel_size, stride, dilation, frameworks, max_k, max_s), ExitCode.FAILURE
         )
-    return PadReport(tuple(sorted(found, key=lambda s: s.rank)))
+    ranked = tuple(sorted(found, key=lambda s: s.rank))
+    searched = kernel_size is None and stride is None
+    if searched and all(solution.marks for solution in ranked):
+        return PadReport(ranked, unmarked=plain_setting(n, out, dilation, frameworks))
+    return PadReport(ranked)
 
 
 def factor(
