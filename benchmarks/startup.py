@@ -64,18 +64,11 @@ def net(
 app(prog_name="bare")
 """
 
-# (name, arguments, extra environment), the same for deconv and the bare app; NET is a
-# 5-level U-Net in deconv's text format, written to a temporary file
-UNET = """framework torch
-repeat 4:
-  e{i} = conv k=3 p=1 x2
-  max_pool k=2
-conv k=3 p=1 x2
-repeat 4:
-  convT k=2 s=2
-  concat e{5-i}
-  conv k=3 p=1 x2
-"""
+# (name, arguments, extra environment), the same for deconv and the bare app; NET is README's
+# 5-level U-Net (tests/helpers.py reads it), written to a temporary file
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from helpers import README_FILES  # noqa: E402
+
 CASES = [
     ("shape", ["shape", "--in", "16", "--k", "6", "--s", "2", "--padding", "same"], {}),
     ("pad", ["pad", "--in", "8", "--out", "16", "--k", "4", "--s", "2"], {}),
@@ -107,7 +100,7 @@ def main() -> None:
         bare = Path(folder) / "bare.py"
         bare.write_text(BARE)
         unet = Path(folder) / "unet.txt"
-        unet.write_text(UNET)
+        unet.write_text(README_FILES["unet.txt"])
         print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, median of {runs} runs (ms)")
         print(f"{'command':8} {'deconv':>8} {'bare':>8} {'ratio':>6}")
         for name, arguments, extra in CASES:

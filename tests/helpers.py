@@ -1,5 +1,5 @@
-"""What several test modules share: the installed command, a pseudo-terminal, .npy bytes and
-the golden modules.
+"""What several test modules share: the installed command, a pseudo-terminal, .npy bytes, the
+golden modules and README's example files.
 
 pytest puts this folder on ``sys.path`` (``pythonpath`` in pyproject.toml), so a test module
 imports it as ``helpers``.
@@ -12,6 +12,7 @@ import importlib.util
 import io
 import os
 import pty
+import re
 import struct
 import subprocess
 import sys
@@ -24,6 +25,9 @@ import numpy as np
 
 DECONV = str(Path(sys.executable).with_name("deconv"))
 GOLDEN = Path(__file__).resolve().parent / "golden"
+README = GOLDEN.parent.parent / "README.md"
+# the files a reader would save from README (```text file=NAME blocks), by name
+README_FILES = dict(re.findall(r"```text file=(\S+)\n(.*?)```", README.read_text(), flags=re.S))
 
 
 def deconv(*args: str, **options: Any) -> subprocess.CompletedProcess[bytes]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from helpers import README_FILES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,18 +13,8 @@ from deconv_cli.core.net.graph import Transposed
 from deconv_cli.core.net.sizes import evaluate
 from deconv_cli.errors import DeconvError
 
-UNET = """\
-# U-Net as Pytorch-UNet builds it
-framework torch
-repeat 4:
-  e{i} = conv k=3 p=1 x2
-  max_pool k=2
-conv k=3 p=1 x2
-repeat 4:
-  convT k=2 s=2
-  concat e{5-i}
-  conv k=3 p=1 x2
-"""
+# README's U-Net (Pytorch-UNet without the F.pad in Up)
+UNET = README_FILES["unet.txt"]
 
 
 def sizes(source: str, n: int, **options) -> dict[str, int | None]:

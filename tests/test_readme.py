@@ -8,13 +8,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import on_terminal
+from helpers import README, README_FILES, on_terminal
 
-README = Path(__file__).parent.parent / "README.md"
 ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 BOX = "┏┌"
-# files a reader would save from README (```text file=NAME blocks), present where the examples run
-FILES = dict(re.findall(r"```text file=(\S+)\n(.*?)```", README.read_text(), flags=re.S))
 
 
 def blocks() -> list[list[tuple[str, str]]]:
@@ -49,7 +46,7 @@ def run(command: str, expected: str, cwd: Path) -> str:
 @pytest.mark.parametrize("block", blocks(), ids=[pairs[0][0] for pairs in blocks()])
 def test_readme_examples_print_what_readme_says(block, tmp_path):
     # a block's commands run in order in one fresh folder, as a reader would type them
-    for name, content in FILES.items():
+    for name, content in README_FILES.items():
         (tmp_path / name).write_text(content)
     for command, expected in block:
         assert run(command, expected, tmp_path) == normalise(expected), command
@@ -79,7 +76,7 @@ def update() -> None:
     text = README.read_text()
     for pairs in blocks():
         with tempfile.TemporaryDirectory() as folder:
-            for name, content in FILES.items():
+            for name, content in README_FILES.items():
                 (Path(folder) / name).write_text(content)
             for command, expected in pairs:
                 fresh = run(command, expected, Path(folder))
