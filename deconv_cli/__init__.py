@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["conv_transpose", "convert"]
+__all__ = ["conv_transpose", "convert", "release"]
 
 if TYPE_CHECKING:
     from deconv_cli.arrays.convert import convert
+    from deconv_cli.arrays.engine.buffers import release
     from deconv_cli.arrays.execute import conv_transpose
 
 
@@ -22,4 +23,8 @@ def __getattr__(name: str) -> Any:
         from deconv_cli.arrays.convert import convert
 
         return convert
+    if name == "release":
+        from deconv_cli.arrays.engine.buffers import release
+
+        return release
     raise AttributeError(f"module 'deconv_cli' has no attribute {name!r}")

@@ -546,6 +546,15 @@ def test_arenas_are_kept_for_the_next_call(monkeypatch: pytest.MonkeyPatch) -> N
     buffers.release()
 
 
+def test_the_memory_kept_for_the_next_call_is_released_from_the_package() -> None:
+    import deconv_cli
+
+    deconv_cli.conv_transpose(np.ones((1, 2, 8, 8), np.float32), np.ones((2, 3, 4, 4), np.float32), stride=2)
+    assert buffers._kept
+    deconv_cli.release()
+    assert not buffers._kept
+
+
 def test_overlapping_calls_restore_the_blas_threads() -> None:
     before = blas_threads()
     # two calls from two threads of the caller, the first ending first

@@ -65,7 +65,8 @@ def arenas(count: int, size: int, dtype: np.dtype[Any]) -> Iterator[list[Arena]]
 
 
 def release() -> None:
-    """Free the arenas kept for the next call."""
+    """Free the scratch memory ``conv_transpose`` keeps for its next call (up to 64 MiB), as a
+    long-lived process may want after its last call.  Exported as ``deconv_cli.release``."""
     with _kept_lock:
         _kept.clear()
 
