@@ -194,6 +194,31 @@ def test_binary_output_to_a_terminal_is_refused(files):
 
 
 @pytest.mark.parametrize(
+    "command", [["run", "x.npy", "-w", "w1.npy"], ["convert", "w1.npy", "--from", "tf", "--to", "torch"]]
+)
+def test_binary_output_to_a_terminal_named_by_o_is_refused(files, command):
+    code, shown, stderr = on_terminal([DECONV, *command, "-o", "/dev/stdout"], stderr_too=False, cwd=files)
+    assert (code, shown) == (2, "")
+    refusal = b"deconv: error: refusing to write .npy bytes to a terminal (/dev/stdout); give -o FILE\n"
+    assert stderr == refusal
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("out.npy/", "cannot write 'out.npy/': a name ending in / is a directory"),
+        ("", "cannot write '': the file name is empty"),
+    ],
+)
+def test_an_output_name_that_cannot_be_a_file_is_refused(files, name, message):
+    result = deconv("run", "x.npy", "-w", "w1.npy", "-o", name, cwd=files)
+    assert (result.returncode, result.stderr) == (1, f"deconv: error: {message}\n".encode())
+    assert not (files / "out.npy").exists()
+    result = deconv("explain", "--in", "3", "--k", "3", "--svg", name, cwd=files)
+    assert (result.returncode, result.stdout) == (1, b"")
+
+
+@pytest.mark.parametrize(
     ("content", "message"),
     [
         (

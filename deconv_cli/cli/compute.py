@@ -63,8 +63,6 @@ def run(
 
     budget = parse.size(max_memory, "--max-memory")
     stdout = getattr(sys.stdout, "buffer", None)
-    if output in (None, stream.STDIO) and stdout is not None and stdout.isatty():
-        raise DeconvError("refusing to write .npy bytes to a terminal; redirect stdout or give -o FILE")
     strides, dilations = parse.ints(stride, "--s"), parse.ints(dilation, "--d")
     paddings = parse.padding(padding)
     extra = None if output_padding is None else parse.ints(output_padding, "--op", minimum=0)
@@ -155,7 +153,8 @@ def explain(
     core.kernel(values, weight, ones)
     budget = parse.size(max_memory, "--max-memory")
     if svg is not None:
-        stream.Output(svg, None).discard()  # the picture's file can be written: checked before any work
+        # the picture's file can be written: checked before any work
+        stream.Output(svg, None, binary=False).discard()
     numbers = None
     if values is not None:
         need = core.memory(report)

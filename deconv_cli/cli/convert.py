@@ -8,7 +8,6 @@ import typer
 
 from deconv_cli.cli.app import app
 from deconv_cli.core.frameworks import FRAMEWORKS
-from deconv_cli.errors import DeconvError
 
 # the layouts of arrays/convert.py, named here so --help and TAB completion load no numpy
 LayoutName = Enum(  # type: ignore[misc]
@@ -49,10 +48,9 @@ def convert(
     """
     from deconv_cli.arrays import stream
 
-    if output in (None, stream.STDIO) and sys.stdout.isatty():
-        raise DeconvError("refusing to write .npy bytes to a terminal; redirect stdout or give -o FILE")
-    arrays = stream.read_all([("IN", kind.value, input_path)], ("--output", output), sys.stdin.buffer)
-    from deconv_cli.arrays.convert import rearrange
+    with stream.Output(output, sys.stdout.buffer) as destination:  # checked before any work
+        arrays = stream.read_all([("IN", kind.value, input_path)], ("--output", output), sys.stdin.buffer)
+        from deconv_cli.arrays.convert import rearrange
 
-    result = rearrange(arrays[kind.value], source.value, target.value, kind.value, groups, OPTIONS)
-    stream.write(result, output, sys.stdout.buffer)
+        result = rearrange(arrays[kind.value], source.value, target.value, kind.value, groups, OPTIONS)
+        destination.commit(stream.save(result))

@@ -2,7 +2,7 @@
 parses and checks before it reads, ``output`` never destroys what it replaces."""
 
 from deconv_cli.arrays.stream.common import STDIO, human, reason, same_file
-from deconv_cli.arrays.stream.output import Output, replace, save, write
+from deconv_cli.arrays.stream.output import Output, replace, save
 from deconv_cli.arrays.stream.read import (
     Opened,
     Pending,
@@ -28,5 +28,4 @@ __all__ = [
     "replace",
     "same_file",
     "save",
-    "write",
 ]

@@ -2,8 +2,8 @@
 
 A regular file (or a symlink's target) is replaced by renaming a temporary file over it,
 keeping its permissions, so an interrupted or failed run leaves it as it was; FIFOs,
-devices and ``-`` are written in place. ``Output.open`` does every check, and creates the
-temporary file, before any work.
+devices and ``-`` are written in place, but binary data never to a terminal. ``Output``
+does every check, and creates the temporary file, before any work.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from deconv_cli.errors import DeconvError, ExitCode
 if TYPE_CHECKING:
     import numpy.typing as npt
 
+TERMINAL = "refusing to write .npy bytes to a terminal; redirect stdout or give -o FILE"
+
 
 class Output:
     """Where a result goes, checked (and its temporary file created) before any work.
@@ -28,15 +30,20 @@ class Output:
     a regular file (absent, or a symlink's target), written to a temporary file in the
     same folder that replaces it on ``commit`` with the old file's permissions.
     ``discard`` (also on any exception inside ``with``) removes the temporary file.
+    ``binary`` data (.npy) is refused a terminal, whether stdout or a device named.
     """
 
-    def __init__(self, path: str | None, stdout: BinaryIO | None) -> None:
+    def __init__(self, path: str | None, stdout: BinaryIO | None, *, binary: bool = True) -> None:
         self.path, self.stdout = path, stdout
         self.target: Path | None = None
         self.temporary: str | None = None
         self.handle: int | None = None
         if path is None or path == STDIO:
+            if binary and stdout is not None and stdout.isatty():
+                raise DeconvError(TERMINAL)
             return
+        if not path:
+            raise DeconvError("cannot write '': the file name is empty", ExitCode.FAILURE)
         try:
             info: os.stat_result | None = os.stat(path)
         except FileNotFoundError:
@@ -50,9 +57,13 @@ class Output:
         self.target = Path(os.path.realpath(path) if regular else path)
         if info is not None and stat.S_ISDIR(info.st_mode):
             raise DeconvError(f"cannot write {path!r}: it is a directory", ExitCode.FAILURE)
+        if info is None and path.endswith(os.sep):  # as the shell refuses it, not a file by its stem
+            raise DeconvError(f"cannot write {path!r}: a name ending in / is a directory", ExitCode.FAILURE)
         if info is not None and not stat.S_ISREG(info.st_mode):
             if not os.access(self.target, os.W_OK):
                 raise DeconvError(f"cannot write {path!r}: Permission denied", ExitCode.FAILURE)
+            if binary and stat.S_ISCHR(info.st_mode) and _terminal(path):  # /dev/tty, /dev/stdout
+                raise DeconvError(f"refusing to write .npy bytes to a terminal ({path}); give -o FILE")
             return  # written in place at commit
         if info is not None and not os.access(self.target, os.W_OK):
             raise DeconvError(f"cannot write {path!r}: Permission denied (it is read-only)", ExitCode.FAILURE)
@@ -136,6 +147,19 @@ class _Sequential:
         self.file.flush()
 
 
+def _terminal(path: str) -> bool:
+    """Whether the character device ``path`` is a terminal (opened without waiting, and
+    without becoming the process's controlling terminal)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    except OSError:
+        return False  # the write reports why
+    try:
+        return os.isatty(fd)
+    finally:
+        os.close(fd)
+
+
 def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
@@ -152,13 +176,7 @@ def save(array: npt.NDArray[Any]) -> Callable[[BinaryIO], None]:
     return write
 
 
-def write(array: npt.NDArray[Any], path: str | None, stdout: BinaryIO | None) -> None:
-    """Write ``array`` as .npy to ``path``, or to ``stdout`` when ``path`` is None or ``-``."""
-    with Output(path, stdout) as output:
-        output.commit(save(array))
-
-
 def replace(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` as ``Output`` does: whole, or not at all."""
-    with Output(path, None) as output:
+    """Write the text ``data`` to ``path`` as ``Output`` does: whole, or not at all."""
+    with Output(path, None, binary=False) as output:
         output.commit(data)
