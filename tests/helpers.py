@@ -40,6 +40,11 @@ def deconv(*args: str, **options: Any) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run([DECONV, *args], check=False, **options)  # type: ignore[no-any-return]
 
 
+def plain(shown: str) -> str:
+    """What a terminal shows of ``shown``: its colours and carriage returns removed."""
+    return re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", shown).replace("\r", "")
+
+
 def on_terminal(
     command: list[str], *, columns: int = 100, stderr_too: bool = True, **options: Any
 ) -> tuple[int, str, bytes]:

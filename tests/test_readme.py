@@ -8,9 +8,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import README, README_FILES, on_terminal
+from helpers import README, README_FILES, on_terminal, plain
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[a-zA-Z]")
 BOX = "┏┌"
 
 
@@ -27,7 +26,7 @@ def blocks() -> list[list[tuple[str, str]]]:
 
 
 def normalise(text: str) -> str:
-    lines = ANSI.sub("", text).replace("\r", "").splitlines()
+    lines = plain(text).splitlines()
     return "\n".join(line.rstrip() for line in lines).strip("\n")
 
 

@@ -10,7 +10,7 @@ from itertools import pairwise
 
 import pytest
 import typer.main
-from helpers import DECONV, on_terminal
+from helpers import DECONV, on_terminal, plain
 from typer.testing import CliRunner
 
 from deconv_cli import __version__, cli
@@ -185,7 +185,7 @@ def test_a_60_column_terminal_gets_a_table_that_fits():
     _, shown, _ = on_terminal(
         [DECONV, "pad", "--in", "3", "--out", "6"], columns=60, stderr_too=False, env=env
     )
-    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]", "", shown).replace("\r", "")
+    text = plain(shown)
     assert "ways to get this size" in text
     assert max(len(line) for line in text.splitlines()) <= 60
     assert "padding='SAME'," in text
@@ -201,3 +201,21 @@ def test_bare_deconv_prints_the_help_as_a_usage_error():
     result = CliRunner().invoke(cli.app, [])
     assert result.exit_code == 2
     assert result.stdout.startswith("Usage: deconv [OPTIONS] COMMAND [ARGS]...")
+
+
+@pytest.mark.parametrize("columns", ["0", "1", "abc"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["shape", "--in", "16", "--k", "3", "--s", "2"],
+        ["pad", "--in", "8", "--out", "16", "--k", "4", "--s", "2"],
+        ["explain", "--in", "3", "--k", "3", "--s", "2"],
+        ["overlap", "--k", "3", "--s", "2"],
+    ],
+)
+def test_a_terminal_too_narrow_to_say_gets_the_answer_at_the_default_width(command, columns):
+    env = {**os.environ, "COLUMNS": columns}
+    code, shown, _ = on_terminal([DECONV, *command], columns=0, env=env)
+    assert code == 0
+    fits(plain(shown), render.DEFAULT_WIDTH)
+    assert len(plain(shown).splitlines()) > 3

@@ -19,13 +19,22 @@ if TYPE_CHECKING:
     from deconv_cli.core.shape import ShapeReport
 
 
+#: a terminal narrower than this (COLUMNS=0, a broken size) gets tables as wide as DEFAULT_WIDTH,
+#: which it wraps, rather than nothing at all
+NARROWEST = 20
+DEFAULT_WIDTH = 80
+
+
 def console(out: TextIO, width: int | None = None, record: bool = False) -> Console:
     """A Rich console for plain text: no markup, no emoji (a crop ``1:-1:`` must not become a thumb)."""
     from rich.console import Console
 
-    return Console(
+    screen = Console(
         file=out, width=width, highlight=False, soft_wrap=False, record=record, markup=False, emoji=False
     )
+    if screen.width < NARROWEST:
+        screen.width = DEFAULT_WIDTH
+    return screen
 
 
 #: candidate lists longer than this print as their first and last size
