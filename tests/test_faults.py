@@ -16,7 +16,10 @@ from pathlib import Path
 import helpers
 import numpy as np
 import pytest
+import typer.main
 from helpers import DECONV
+
+from deconv_cli import cli
 
 LIMIT = 60  # seconds any one invocation may take, loaded machine included
 
@@ -81,10 +84,37 @@ def test_a_closed_stdout_is_one_line_exit_1(work, command):
     one_line(result.stderr, "cannot write stdout: stdout is closed")
 
 
-def test_a_closed_stdin_is_one_line_exit_1(work):
-    result = shell("deconv run - -w w.npy <&- > /dev/null", work)
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("run - -w w.npy", "cannot read input stdin: stdin is closed"),
+        ("net -", "cannot read stdin: stdin is closed"),
+    ],
+)
+def test_a_closed_stdin_is_one_line_exit_1(work, command, message):
+    result = shell(f"deconv {command} <&- > /dev/null", work)
     assert result.returncode == 1
-    one_line(result.stderr, "cannot read input stdin: stdin is closed")
+    one_line(result.stderr, message)
+
+
+def test_a_broken_completion_request_completes_nothing_without_a_traceback():
+    env = {**os.environ, "_DECONV_COMPLETE": "complete_bash", "COMP_WORDS": "deconv", "COMP_CWORD": "abc"}
+    result = helpers.deconv(env=env)
+    assert (result.returncode, result.stdout, result.stderr) == (1, b"", b"")
+
+
+@pytest.mark.parametrize(
+    ("words", "offered"),
+    [
+        (["run", "x.npy"], True),
+        (["explain", "--in", "3"], True),
+        (["convert", "w.npy"], False),
+        (["net"], False),
+    ],
+)
+def test_out_of_memory_advises_max_memory_only_to_the_commands_that_have_it(words, offered):
+    group = typer.main.get_command(cli.app)
+    assert group._offers(words, "--max-memory") is offered
 
 
 def test_closed_stdout_does_not_matter_when_the_output_is_a_file(work):
@@ -269,13 +299,6 @@ def test_ascii_terminal_encoding_replaces_what_it_cannot_show(work):
     )
     assert (result.returncode, result.stderr) == (0, b"")
     assert b"? inserted zero" in result.stdout
-
-
-def test_no_arguments_prints_the_help_and_no_empty_error(work):
-    result = deconv(cwd=work)
-    assert result.returncode == 2
-    assert b"Usage: deconv" in result.stdout
-    assert b"error" not in result.stderr
 
 
 # resource limits: set by the shell, so no fork hook (JAX warns on os.fork) runs in the tests

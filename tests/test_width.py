@@ -198,9 +198,17 @@ def test_version_prints_the_package_version():
 
 
 def test_bare_deconv_prints_the_help_as_a_usage_error():
-    result = CliRunner().invoke(cli.app, [])
-    assert result.exit_code == 2
-    assert result.stdout.startswith("Usage: deconv [OPTIONS] COMMAND [ARGS]...")
+    result = subprocess.run([DECONV], capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith("Usage: deconv [OPTIONS] COMMAND [ARGS]...")
+    assert "error" not in result.stderr
+
+
+def test_a_missing_choice_is_one_line_naming_the_choices():
+    result = subprocess.run([DECONV, "completion"], capture_output=True, text=True, check=False)
+    assert (result.returncode, result.stdout) == (2, "")
+    choices = "Choose from: bash, zsh, fish (see 'deconv completion --help')"
+    assert result.stderr == f"deconv: error: Missing argument 'shell'. {choices}\n"
 
 
 @pytest.mark.parametrize("columns", ["0", "1", "abc"])

@@ -88,6 +88,12 @@ class _Group(TyperGroup):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def _offers(self, args: list[str] | None, option: str) -> bool:
+        """Whether the command named in ``args`` (the command line's) has ``option``."""
+        words = sys.argv[1:] if args is None else args
+        command = self.commands.get(next((word for word in words if not word.startswith("-")), ""))
+        return command is not None and any(option in param.opts for param in command.params)
+
     def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
@@ -97,12 +103,17 @@ class _Group(TyperGroup):
             _fail(str(error), error.exit_code)
         except TyperException as error:  # Typer's usage errors: bad option, missing value
             hint = getattr(getattr(error, "ctx", None), "command_path", "deconv")
-            message = error.format_message()
+            message = " ".join(error.format_message().split())  # Click lists choices on lines of their own
             if not message:  # no arguments: the help was the answer
                 sys.exit(getattr(error, "exit_code", 2))
             _fail(f"{message} (see '{hint} --help')", getattr(error, "exit_code", 2))
         except MemoryError:
-            _fail("out of memory: lower --max-memory, or free memory for deconv", ExitCode.FAILURE)
+            lower = "lower --max-memory, or " if self._offers(kwargs.get("args"), "--max-memory") else ""
+            _fail(f"out of memory: {lower}free memory for deconv", ExitCode.FAILURE)
+        except ValueError:
+            if os.environ.get("_DECONV_COMPLETE"):  # TAB with a broken COMP_CWORD: no completions
+                sys.exit(ExitCode.FAILURE)
+            raise
         except OSError as error:  # writing stdout: full, closed, gone
             _fail(f"cannot write stdout: {error.strerror or error}", ExitCode.FAILURE)
         except (KeyboardInterrupt, typer.Abort):
@@ -142,8 +153,8 @@ def _options(
     ] = None,
 ) -> None:
     """Calculator and reference executor for transposed convolutions."""  # the app's help
-    if context.invoked_subcommand is None:  # a bare `deconv`: the help, as a usage error
-        print(context.get_help())
+    if context.invoked_subcommand is None:  # a bare `deconv`: the help, as a usage error (stderr)
+        print(context.get_help(), file=sys.stderr)
         raise typer.Exit(ExitCode.USAGE)
 
 

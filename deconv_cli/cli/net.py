@@ -102,7 +102,10 @@ def read(source: str, framework: str | None, rank: int | None) -> "Network":
     from deconv_cli.core.net import text
 
     if source == "-":
-        data = sys.stdin.buffer.read()
+        try:
+            data = sys.stdin.buffer.read()
+        except OSError as error:
+            raise DeconvError(f"cannot read stdin: {error.strerror or error}", ExitCode.FAILURE) from None
     else:
         try:
             with open(source, "rb") as handle:
@@ -264,13 +267,17 @@ def render_range(
 
     names = AXIS_NAMES[network.rank]
     lists = []
-    for (low, high), values in zip(bounds, valid, strict=True):
+    cut = []
+    for name, (low, high), values in zip(names, bounds, valid, strict=True):
         if low > high:
             raise DeconvError(f"--in range must go up, like 256..1024 (got {low}..{high})")
         found = values.within(low, high, RANGE_LIMIT + 1)
         if len(found) > RANGE_LIMIT:
-            sys.stderr.write(f"showing the first {RANGE_LIMIT} sizes; narrow the range for more\n")
+            cut.append(name)
         lists.append(found[:RANGE_LIMIT])
+    if cut:
+        where = f" of {', '.join(cut)}" if network.rank > 1 else ""
+        sys.stderr.write(f"showing the first {RANGE_LIMIT} sizes{where}; narrow the range for more\n")
     if as_json:
         from deconv_cli.cli import render
 
