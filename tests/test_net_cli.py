@@ -87,6 +87,10 @@ def test_a_long_range_is_cut_with_a_note(small, cli_run):
         1000,
         "showing the first 1000 sizes; narrow the range for more\n",
     )
+    code, stdout, stderr = cli_run("net", small, "--in", "1..100000,1..5")
+    assert (code, stderr) == (0, "showing the first 1000 sizes of H; narrow the range for more\n")
+    code, stdout, stderr = cli_run("net", small, "--in", "1..100000,1..100000")
+    assert (code, stderr) == (0, "showing the first 1000 sizes of H, W; narrow the range for more\n")
 
 
 def test_json_with_in_has_layers_joins_ok_and_breaks(small, cli_run):
