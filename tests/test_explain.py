@@ -359,3 +359,13 @@ def test_only_one_of_values_and_weight_reads_stdin(cli_run):
         "",
         "deconv: error: only one of --values and --weight can read stdin (-)\n",
     )
+
+
+def test_the_numbers_of_a_huge_kernel_are_refused_by_the_memory_the_engine_needs(tmp_path, cli_run):
+    # the engine's full result counts with the numbers listed for the picture
+    np.save(tmp_path / "x.npy", np.ones((2, 2)))
+    args = ["--in", "2,2", "--k", "4000", "--s", "2", "--padding", "same", "--ones"]
+    code, stdout, stderr = cli_run("explain", *args, "--values", str(tmp_path / "x.npy"))
+    assert (code, stdout) == (1, "")
+    assert stderr.startswith("deconv: error: this run needs at least 2.0 GiB")
+    assert stderr.endswith("more than --max-memory 1.0 GiB; give --max-memory 2016M or more\n")

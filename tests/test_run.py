@@ -255,7 +255,7 @@ def test_missing_file_exits_1(files):
     [
         (["-w", "w1.npy", "--framework", "torch"], b"input has 5 channels but the weight expects C_in = 3"),
         (["-w", "w1.npy", "--groups", "2"], b"C_in = 3 must be divisible by groups = 2"),
-        (["-w", "w1.npy", "--s", "2,2,2"], b"stride must be a positive int or 2 of them"),
+        (["-w", "w1.npy", "--s", "2,2,2"], b"--s has 3 values but the weight has 2 spatial axes; give one"),
         (["-w", "w1.npy", "--max-memory", "lots"], b"--max-memory must be a positive size like 512M"),
         (["-w", "w1.npy", "-b", "-"], b"only one of INPUT, --weight and --bias can read stdin"),
         (["-w", "w1.npy", "--s", "1,2", "--padding", "1,1,1"], b"--s has 2 values but --padding has 3"),

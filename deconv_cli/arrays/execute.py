@@ -103,17 +103,20 @@ def full_result(
     framework: str = "torch",
     layout: Layout | None = None,
     max_memory: int | None = None,
+    held: int = 0,
+    cli_words: bool = False,
 ) -> npt.NDArray[np.generic]:
-    """The uncropped result every framework crops, in ``framework``'s layouts.
+    """The uncropped result every framework crops, in ``framework``'s layouts; ``max_memory`` as
+    in ``conv_transpose``, less the ``held`` bytes the caller keeps meanwhile, named
+    ``--max-memory`` in messages with ``cli_words``.
 
     >>> full_result([[[1.0, 2.0]]], [[[1.0, 1.0, 1.0]]], stride=2).tolist()
     [[[1.0, 1.0, 3.0, 2.0, 2.0]]]
     """
     data, kernel = arguments.array(x, "x"), arguments.array(w, "w")
     job = plan_full(data.shape, data.dtype, kernel.shape, kernel.dtype, stride, dilation, framework, layout)
-    job.check_memory(
-        arguments.budget(max_memory, "max_memory"), "max_memory", loaded=_loaded(data, kernel, None)
-    )
+    name = "--max-memory" if cli_words else "max_memory"
+    job.check_memory(arguments.budget(max_memory, name), name, loaded=held + _loaded(data, kernel, None))
     return job.run(data, kernel, None, max_memory, None)
 
 

@@ -79,6 +79,10 @@ def run(
         with stream.open_all(sources, ("--output", output), stdin, budget) as opened:
             from deconv_cli.arrays.execute import plan
 
+            rank = len(opened["weight"].shape) - 2
+            if rank > 0:  # else plan names what the weight lacks
+                parse.fit(named, rank, f"the weight has {rank} spatial {'axis' if rank == 1 else 'axes'}")
+
             job = plan(
                 opened["input"].shape,
                 opened["input"].dtype,
@@ -180,6 +184,9 @@ def explain(
             stride=[a.stride for a in axes],
             dilation=[a.dilation for a in axes],
             framework=framework.value,
+            max_memory=budget,
+            held=need,  # the numbers, listed for the picture
+            cli_words=True,
         )
         planar = core.planar([a.full for a in axes], 1)
         numbers = core.Values.of(

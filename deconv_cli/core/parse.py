@@ -77,13 +77,23 @@ def broadcast(named: Mapping[str, Sequence[object]]) -> int:
     axes = max(len(values) for values in named.values())
     if axes > MAX_AXES:
         raise DeconvError(f"at most {MAX_AXES} spatial axes are supported (got {axes})")
+    longest = next(o for o, v in named.items() if len(v) == axes)
+    fit(named, axes, f"{longest} has {axes}")
+    return axes
+
+
+def fit(named: Mapping[str, Sequence[object]], axes: int, holder: str) -> None:
+    """Each option has one value or ``axes``, as ``holder`` says the layer has.
+
+    >>> fit({"--s": (2, 2)}, 1, "the weight has 1 axis")
+    Traceback (most recent call last):
+    deconv_cli.errors.DeconvError: --s has 2 values but the weight has 1 axis; give one value or one per axis
+    """
     for option, values in named.items():
         if len(values) not in (1, axes):
-            longest = next(o for o, v in named.items() if len(v) == axes)
             raise DeconvError(
-                f"{option} has {len(values)} values but {longest} has {axes}; give one value or one per axis"
+                f"{option} has {len(values)} values but {holder}; give one value or one per axis"
             )
-    return axes
 
 
 def per_axis(named: Mapping[str, Sequence[T]]) -> dict[str, tuple[T, ...]]:
