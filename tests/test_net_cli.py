@@ -201,7 +201,9 @@ def test_bad_usage_and_unreadable_files_are_one_line_errors(small, cli_run, args
     ("content", "message"),
     [
         (b"", "the network has no layers"),
-        (b"\xff\xfe\x00garbage", "is neither deconv's network text"),
+        (b"\xff\xfe\x00garbage", "is neither deconv's network text (byte 0xff on line 1 is not UTF-8)"),
+        (b"conv k=3\n# caf\xe9\n", "(byte 0xe9 on line 2 is not UTF-8)"),
+        (b"{i} = conv k=3\n", "line 1: {i}"),  # network text, not JSON that starts with {
         (b"conv k=3\nwarp 9\n", "line 2: unknown layer 'warp'"),
         (b"conv k=3\nconcat later\nlater = conv k=1\n", "line 2: no layer named 'later' before this line"),
         (b"conv k=3 s=99999999\nconv k=3 s=99999999\nconv k=3 s=99999999\n", "period above 100000"),
@@ -216,6 +218,15 @@ def test_hostile_files_get_one_line_and_no_traceback(tmp_path, cli_run, content,
     assert stderr.startswith("deconv: error: ")
     assert message in stderr
     assert stderr.count("\n") == 1
+
+
+def test_an_endless_source_is_read_no_further_than_its_formats_limit(cli_run):
+    code, stdout, stderr = cli_run("net", "/dev/zero")
+    assert (code, stdout) == (1, "")
+    assert stderr == (
+        "deconv: error: /dev/zero holds more than 64 MiB: too large for network text or Keras JSON, "
+        "and not a .keras file or an ONNX model\n"
+    )
 
 
 def test_huge_strides_still_answer_one_size(tmp_path, cli_run):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+from datetime import timedelta
+
 import pytest
 from helpers import README_FILES
 from hypothesis import given, settings
@@ -11,7 +16,7 @@ from deconv_cli.core.geometry import Padding
 from deconv_cli.core.net import text
 from deconv_cli.core.net.graph import Transposed
 from deconv_cli.core.net.sizes import evaluate
-from deconv_cli.errors import DeconvError
+from deconv_cli.errors import DeconvError, ExitCode
 
 # README's U-Net (Pytorch-UNet without the F.pad in Up)
 UNET = README_FILES["unet.txt"]
@@ -179,3 +184,91 @@ def test_the_input_line_names_the_input():
 def test_a_padding_mode_applies_to_every_axis():
     with pytest.raises(DeconvError, match=r"^line 2: padding same,1 mixes a mode with other values"):
         text.read("framework onnx\nconv k=3 p=same,1")
+
+
+def nested(depth: int, indent: str = " ") -> str:
+    return "".join(indent * level + "repeat 1:\n" for level in range(depth)) + indent * depth + "conv k=3\n"
+
+
+SCALE = "scale must be a number like 2, 1.5 or 3/2, at most 9 digits a part"
+DIGITS = "a number in {i} must be an integer of at most 9 digits"
+COUNT = "a repeat count must be at most 9999"
+LAYERS = "a network has at most 10000 layers; repeat fewer times"
+# each written so that a naive reader would compute with the value (a huge Fraction or int), recurse
+# once per block, or unroll every repeat before counting: refused by the text's size instead
+HOSTILE = [
+    ("upsample 1e99999", f"line 1: {SCALE} (got '1e99999')"),
+    ("upsample scale=1e-99999", f"line 1: {SCALE} (got '1e-99999')"),
+    ("upsample 1234567890", f"line 1: {SCALE} (got '1234567890')"),
+    (
+        "upsample 2000000",
+        "line 1: scale must have a numerator and denominator of at most 1000000 (got '2000000')",
+    ),
+    (nested(17), "line 17: repeat blocks nest at most 16 deep (got 17)"),
+    (nested(1000, "  "), "line 497: a line must be at most 1000 characters (got 1001)"),
+    (
+        "repeat 2:\n  concat e{" + "9" * 4301 + "-i}",
+        "line 2: a line must be at most 1000 characters (got 4315)",
+    ),
+    ("repeat 2:\n  conv k=3 in=e{1234567890-i}", f"line 2: {DIGITS} (got '1234567890')"),
+    ("repeat 2:\n  concat e{i+" + "9" * 50 + "}", f"line 2: {DIGITS} (got '{'9' * 50}')"),
+    ("repeat 99999:\n  conv k=3", f"line 1: {COUNT} (got 'repeat 99999:')"),
+    ("repeat 1000000000:\n  conv k=3", f"line 1: {COUNT} (got 'repeat 1000000000:')"),
+    ("conv k=3 p=1 x99999", f"line 1: {COUNT} (got 'x99999')"),
+    ("repeat 9999:\n  repeat 9999:\n    conv k=1", f"line 3: {LAYERS}"),
+    ("repeat 9999:\n  conv k=1 x9999", f"line 2: {LAYERS}"),
+    ("conv k=1 x9999\nconv k=1 x2", f"line 2: {LAYERS}"),
+    ("framework torch\nmax_pool k=2 ceil ceil", "line 2: ceil is given twice"),
+    (
+        "framework torch\nconv k=3 ceil",
+        "line 2: conv takes kernel_size, stride, dilation, padding (got 'ceil')",
+    ),
+]
+
+
+@pytest.mark.parametrize(("source", "message"), HOSTILE)
+def test_hostile_text_is_refused_in_one_line_by_its_size(source, message):
+    with pytest.raises(DeconvError, match="^" + re.escape(message) + "$") as error:
+        text.read(source)
+    assert error.value.exit_code == ExitCode.USAGE
+
+
+@pytest.mark.parametrize("source", ["upsample 1e999999999", "upsample scale=1e-999999999"])
+def test_a_huge_exponent_is_refused_before_fraction_builds_it(source):
+    # in a subprocess, so the test fails by its timeout rather than hanging the run
+    code = f"from deconv_cli.core.net import text\ntext.read({source!r})"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert done.stderr.splitlines()[-1].startswith("deconv_cli.errors.DeconvError: line 1: scale must be")
+
+
+def test_ten_thousand_layers_read_and_settings_lines_do_not_count():
+    assert len(text.read("framework torch\n" + "conv k=1\n" * 10_000).nodes) == 10_001
+    assert len(text.read("conv k=1 x9999\nconv k=1").nodes) == 10_001
+
+
+def test_a_byte_order_mark_is_skipped():
+    assert text.read("\ufeffframework torch\nconv k=3").nodes[1].framework == "torch"
+
+
+def test_a_layer_may_be_named_after_repeat():
+    assert text.read("repeat_block = conv k=3").nodes[1].name == "repeat_block"
+
+
+HOSTILE_WORDS = st.sampled_from(
+    ["repeat 9999:", "repeat 99999:", "repeat 0:", "repeat 1:", "x9999", "x99999", "x{i}", "upsample",
+     "1e999999999", "scale=1e-999999999", "1/0", "-1.5", "e{1234567890-i}", "{i+99999999999}", "{i}",
+     "conv", "k=1", "k=999999999", "s=2", "p=same", "ceil", "concat", "a", "a =", "in=a", "\ufeff", "{", "}"]
+)  # fmt: skip
+INDENTED = st.lists(st.tuples(st.integers(0, 4), st.lists(HOSTILE_WORDS, max_size=5)), max_size=10)
+
+
+@settings(max_examples=300, deadline=timedelta(seconds=2))
+@given(INDENTED.map(lambda lines: "\n".join(" " * indent + " ".join(words) for indent, words in lines)))
+def test_nested_hostile_text_returns_or_raises_one_line_quickly(source):
+    message, code = "", ExitCode.USAGE
+    try:
+        text.read(source)
+    except DeconvError as error:
+        message, code = str(error), error.exit_code
+    assert "\n" not in message
+    assert code == ExitCode.USAGE

@@ -4,7 +4,7 @@ import re
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
+from typing import TYPE_CHECKING, Annotated, BinaryIO, TextIO, TypeVar
 
 import typer
 
@@ -97,36 +97,67 @@ def _spread(values: Sequence[T], rank: int) -> tuple[T, ...]:
     return tuple(values)
 
 
+# network text and Keras JSON are kilobytes; a binary model (a .keras zip with its weights, ONNX,
+# whose protobuf holds at most 2 GiB) may be large, but nothing is read past these
+TEXT_LIMIT = 64 << 20
+MODEL_LIMIT = 2 << 30
+# a JSON object starts with a key or closes at once; network text may start with {i} in a repeat
+_JSON = re.compile(rb"\s*\{\s*[\"}]")
+
+
 def read(source: str, framework: str | None, rank: int | None) -> "Network":
     """The network in ``source`` (a path or ``-``), whatever its format."""
     from deconv_cli.core.net import text
 
-    if source == "-":
-        try:
-            data = sys.stdin.buffer.read()
-        except OSError as error:
-            raise DeconvError(f"cannot read stdin: {error.strerror or error}", ExitCode.FAILURE) from None
-    else:
-        try:
+    name = "stdin" if source == "-" else source
+    try:
+        if source == "-":
+            data = _bounded(sys.stdin.buffer, source, name)
+        else:
             with open(source, "rb") as handle:
-                data = handle.read()
-        except OSError as error:
-            raise DeconvError(f"cannot read {source}: {error.strerror}", ExitCode.FAILURE) from None
-    if data[:2] == b"PK" or data.lstrip()[:1] == b"{":  # a .keras zip, or model.to_json()
+                data = _bounded(handle, source, name)
+    except OSError as error:
+        raise DeconvError(f"cannot read {name}: {error.strerror or error}", ExitCode.FAILURE) from None
+    if data[:2] == b"PK" or _JSON.match(data):  # a .keras zip, or model.to_json()
         from deconv_cli.core.net import keras
 
         return _model(keras.network(data), framework, "a Keras model")
-    if source.endswith(".onnx") or data[:1] == b"\x08":  # ModelProto's first field, ir_version
+    if _onnx(data, source):
         from deconv_cli.core.net import onnx
 
         return _model(onnx.network(data), framework, "an ONNX model")
     try:
         return text.read(data.decode("utf-8"), framework, rank)
-    except UnicodeDecodeError:
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
         raise DeconvError(
-            f"{source} is neither deconv's network text, Keras JSON, a .keras file nor ONNX",
+            f"{name} is neither deconv's network text (byte 0x{data[error.start]:02x} on line {line} is not "
+            "UTF-8), Keras JSON, a .keras file nor ONNX",
             ExitCode.FAILURE,
         ) from None
+
+
+def _onnx(data: bytes, source: str) -> bool:
+    return source.endswith(".onnx") or data[:1] == b"\x08"  # ModelProto's first field, ir_version
+
+
+def _bounded(handle: BinaryIO, source: str, name: str) -> bytes:
+    """All of ``handle`` (a file, stdin, /dev/zero), read no further than its format's limit."""
+    data = handle.read(TEXT_LIMIT + 1)
+    if len(data) <= TEXT_LIMIT:
+        return data
+    if data[:2] != b"PK" and not _onnx(data, source):
+        raise DeconvError(
+            f"{name} holds more than {TEXT_LIMIT >> 20} MiB: too large for network text or Keras JSON, "
+            "and not a .keras file or an ONNX model",
+            ExitCode.FAILURE,
+        )
+    data += handle.read(MODEL_LIMIT + 1 - len(data))
+    if len(data) > MODEL_LIMIT:
+        raise DeconvError(
+            f"{name} holds more than {MODEL_LIMIT >> 30} GiB, more than a model file holds", ExitCode.FAILURE
+        )
+    return data
 
 
 def _model(network: "Network", framework: str | None, what: str) -> "Network":

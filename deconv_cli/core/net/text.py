@@ -21,16 +21,15 @@ a comma list gives one value per axis. ``upsample 2`` (or ``scale=3/2``), ``resi
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
 from fractions import Fraction
-from itertools import islice
 
 from deconv_cli.core import parse
 from deconv_cli.core.frameworks import FRAMEWORKS
 from deconv_cli.core.geometry import Padding
 from deconv_cli.core.net import layers
 from deconv_cli.core.net.graph import JOINS, Network, Node, SizeMap, Transposed
+from deconv_cli.core.net.unroll import LineError, expand, lines, repeat_count
 from deconv_cli.core.parse import MAX_AXES
 from deconv_cli.errors import DeconvError
 
@@ -81,141 +80,78 @@ TAKES = {
 }
 BARE = {"upsample": "scale", "resize": "size", "pad": "padding", "crop": "padding"}
 MAX_LAYERS = 10_000
+_TOO_MANY = f"a network has at most {MAX_LAYERS} layers; repeat fewer times"
 _NAMED = re.compile(r"([A-Za-z_][\w.\-]*)\s*=\s*(\S.*)")
-_INDEX = re.compile(r"\{\s*(?:(\d+)\s*([+-])\s*)?i\s*(?:([+-])\s*(\d+)\s*)?\}")
-_REPEAT = re.compile(r"repeat\s+(\d{1,4})\s*:")
-_TIMES = re.compile(r"(.*?)\s+x(\d{1,4})")
 _INT = re.compile(r"-?\d{1,9}")
-
-
-class _LineError(Exception):
-    """A parse error on one line, before its line number is known to the caller."""
-
-
-@dataclass(frozen=True)
-class _Line:
-    number: int
-    indent: int
-    text: str
-
-
-def _lines(text: str) -> list[_Line]:
-    found = []
-    for number, raw in enumerate(text.splitlines(), 1):
-        body = raw.split("#", 1)[0].rstrip()
-        if body.strip():
-            if "\t" in body[: len(body) - len(body.lstrip())]:
-                raise DeconvError(f"line {number}: indent with spaces, not tabs")
-            found.append(_Line(number, len(body) - len(body.lstrip()), body.strip()))
-    return found
-
-
-def _substitute(text: str, index: int | None) -> str:
-    def value(match: re.Match[str]) -> str:
-        if index is None:
-            raise _LineError(f"{match[0]} is only defined inside a repeat block")
-        before, sign, after_sign, after = match.groups()
-        result = index
-        if before is not None:
-            result = int(before) + index if sign == "+" else int(before) - index
-        if after is not None:
-            result = result + int(after) if after_sign == "+" else result - int(after)
-        return str(result)
-
-    return _INDEX.sub(value, text)
-
-
-def _expand(lines: list[_Line], index: int | None = None) -> Iterator[tuple[int, str]]:
-    """The statements of a block in order, repeat blocks unrolled, ``{i}`` replaced."""
-    position = 0
-    while position < len(lines):
-        line = lines[position]
-        position += 1
-        repeat = _REPEAT.fullmatch(line.text)
-        if repeat is None:
-            if line.text.startswith("repeat"):
-                raise DeconvError(
-                    f"line {line.number}: write a repeat block as 'repeat 4:' (got {line.text!r})"
-                )
-            try:
-                yield line.number, _substitute(line.text, index)
-            except _LineError as error:
-                raise DeconvError(f"line {line.number}: {error}") from None
-            continue
-        block = []
-        while position < len(lines) and lines[position].indent > line.indent:
-            block.append(lines[position])
-            position += 1
-        if not block:
-            raise DeconvError(f"line {line.number}: indent the lines that 'repeat' repeats under it")
-        for count in range(1, int(repeat[1]) + 1):
-            yield from _expand(block, count)
+# 9 digits a part and no exponent, so Fraction never builds a huge number (1e999999999 would)
+_SCALE = re.compile(r"-?(?:\d{1,9}(?:\.\d{1,9}|/(?!0+$)\d{1,9})?|\.\d{1,9})")
 
 
 class _Builder:
     """Nodes from statements, with the framework and rank that parse their parameters."""
 
-    def __init__(self, framework: str, rank: int) -> None:
+    def __init__(self, framework: str, rank: int, source: str) -> None:
         self.framework, self.rank = framework, rank
-        self.nodes: list[Node] = [Node("input", "input", (), ())]
+        self.nodes: list[Node] = [Node(source, "input", (), ())]
+        self.names = {source}  # a set, so a name is found in constant time among 10000 layers
         self.counts: dict[str, int] = {}
 
     def add(self, statement: str) -> None:
         named = _NAMED.fullmatch(statement)
         given, words = (named[1], named[2].split()) if named else (None, statement.split())
         times = 1
-        if len(words) > 1 and re.fullmatch(r"x\d{1,4}", words[-1]):
-            times = int(words.pop()[1:])
+        if len(words) > 1 and re.fullmatch(r"x\d+", words[-1]):
+            times = repeat_count(words[-1][1:], words.pop())
             if times < 1:
-                raise _LineError("repeat a line at least once (x1 or more)")
+                raise LineError("repeat a line at least once (x1 or more)")
         kind_word = words[0].lower() if words else ""
         kind = KINDS.get(kind_word)
         if kind is None:
             known = ", ".join(dict.fromkeys(KINDS.values()))
-            raise _LineError(f"unknown layer {kind_word!r}; layers are {known}")
+            raise LineError(f"unknown layer {kind_word!r}; layers are {known}")
         for count in range(times):
             self._node(kind, words[1:], given if count == times - 1 else None)
-            if len(self.nodes) > MAX_LAYERS:
-                raise _LineError(f"a network has at most {MAX_LAYERS} layers")
+            if len(self.nodes) > MAX_LAYERS + 1:
+                raise LineError(_TOO_MANY)
 
     def _node(self, kind: str, words: list[str], given: str | None) -> None:
         params: dict[str, str] = {}
         names: list[str] = []
         for word in words:
+            if kind not in JOINS and word.lower() in ("ceil", "ceil_mode"):
+                word += "=true"  # checked like the key=value it stands for
             key, equals, value = word.partition("=")
             if not equals:
                 if kind in JOINS:
                     names.append(word)
                 elif kind in BARE and BARE[kind] not in params:
                     params[BARE[kind]] = word
-                elif key.lower() in ("ceil", "ceil_mode"):
-                    params["ceil_mode"] = "true"
                 else:
-                    raise _LineError(f"{word!r} is not a parameter; write key=value, like k=3")
+                    raise LineError(f"{word!r} is not a parameter; write key=value, like k=3")
                 continue
             domain = KEYS.get(key.lower())
             if domain is None or (domain != "in" and domain not in TAKES.get(kind, ())):
                 takes = ", ".join(TAKES.get(kind, ("in",)))
-                raise _LineError(f"{kind} takes {takes} (got {key!r})")
+                raise LineError(f"{kind} takes {takes} (got {key!r})")
             if domain in params:
-                raise _LineError(f"{key} is given twice")
+                raise LineError(f"{key} is given twice")
             params[domain] = value
         source = params.pop("in", None)
         previous = self.nodes[-1].name
         if kind in JOINS:
             inputs = tuple(names) if len(names) >= 2 else (source or previous, *names)
             if len(inputs) < 2:
-                raise _LineError(f"{kind} joins the line before with a named layer, like '{kind} e1'")
+                raise LineError(f"{kind} joins the line before with a named layer, like '{kind} e1'")
         else:
             inputs = (source or previous,)
-        known = {node.name for node in self.nodes}
         for name in inputs:
-            if name not in known:
-                raise _LineError(f"no layer named {name!r} before this line; name one with '{name} = ...'")
+            if name not in self.names:
+                raise LineError(f"no layer named {name!r} before this line; name one with '{name} = ...'")
         self.counts[kind] = self.counts.get(kind, 0) + 1
         name = given or f"{kind}{self.counts[kind]}"
-        if name in known:
-            raise _LineError(f"a layer is already named {name!r}; choose another name")
+        if name in self.names:
+            raise LineError(f"a layer is already named {name!r}; choose another name")
+        self.names.add(name)
         axes, transposed = ((), ()) if kind in JOINS else self._axes(kind, params)
         pairs = tuple((key, value) for key, value in params.items())
         self.nodes.append(Node(name, kind, inputs, axes, pairs, self.framework, transposed))
@@ -223,12 +159,12 @@ class _Builder:
     def _axes(self, kind: str, params: dict[str, str]) -> tuple[tuple[SizeMap, ...], tuple[Transposed, ...]]:
         values = {key: _per_axis(key, value, self.rank) for key, value in params.items()}
         if kind not in BARE and "kernel_size" not in values:
-            raise _LineError(f"{kind} needs a kernel size, like k=3")
+            raise LineError(f"{kind} needs a kernel size, like k=3")
         if kind in BARE and BARE[kind] not in values:
-            raise _LineError(f"{kind} needs a value, like '{kind} 2'")
+            raise LineError(f"{kind} needs a value, like '{kind} 2'")
         modes = set(values.get("padding", ())) & {"same", "valid", "same_lower", "same_upper"}
         if modes and len(set(values["padding"])) > 1:
-            raise _LineError(
+            raise LineError(
                 f"padding {params['padding']} mixes a mode with other values; a mode applies to every axis"
             )
         axes, transposed = [], []
@@ -252,7 +188,7 @@ class _Builder:
             return "same" if text.lower() == "same_upper" else text.lower()
         begin, colon, end = text.partition(":")
         if not _INT.fullmatch(begin) or (colon and not _INT.fullmatch(end)):
-            raise _LineError(f"padding must be an int, B:E, same, valid or same_lower (got {text!r})")
+            raise LineError(f"padding must be an int, B:E, same, valid or same_lower (got {text!r})")
         return (int(begin), int(end)) if colon else int(begin)
 
     def _map(self, kind: str, given: dict[str, str]) -> SizeMap:
@@ -264,7 +200,7 @@ class _Builder:
         if kind in ("pad", "crop"):
             padding = self._padding(given["padding"])
             if isinstance(padding, str):
-                raise _LineError(f"{kind} takes an int or B:E (got {padding!r})")
+                raise LineError(f"{kind} takes an int or B:E (got {padding!r})")
             begin, end = (padding, padding) if isinstance(padding, int) else padding
             return layers.pad(begin, end) if kind == "pad" else layers.crop(begin, end)
         ints = {
@@ -279,7 +215,7 @@ class _Builder:
             return layers.conv_transpose(framework, padding=padding, **ints)
         ceil = given.get("ceil_mode", "false").lower()
         if ceil not in ("true", "false", "1", "0"):
-            raise _LineError(f"ceil_mode must be true or false (got {ceil!r})")
+            raise LineError(f"ceil_mode must be true or false (got {ceil!r})")
         return layers.pool(framework, padding=padding, ceil_mode=ceil in ("true", "1"), **ints)
 
     def _transposed(self, given: dict[str, str]) -> Transposed:
@@ -301,28 +237,30 @@ class _Builder:
 def _per_axis(key: str, value: str, rank: int) -> tuple[str, ...]:
     items = tuple(item.strip() for item in value.split(","))
     if len(items) not in (1, rank) or not all(items):
-        raise _LineError(f"{key} has {len(items)} values for {rank} axes; give one value or one per axis")
+        raise LineError(f"{key} has {len(items)} values for {rank} axes; give one value or one per axis")
     return items * rank if len(items) == 1 else items
 
 
 def _integer(key: str, text: str) -> int:
     if not _INT.fullmatch(text):
-        raise _LineError(parse.too_long(text, key) or f"{key} must be an integer (got {text!r})")
+        raise LineError(parse.too_long(text, key) or f"{key} must be an integer (got {text!r})")
     return int(text)
 
 
 def _fraction(text: str) -> Fraction:
-    try:
-        value = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise _LineError(f"scale must be a number like 2, 1.5 or 3/2 (got {text!r})") from None
-    if value <= 0 or value.denominator > 10**6 or value.numerator > 10**6:
-        raise _LineError(f"scale must be a positive number like 2 or 3/2 (got {text!r})")
+    if not _SCALE.fullmatch(text):
+        raise LineError(f"scale must be a number like 2, 1.5 or 3/2, at most 9 digits a part (got {text!r})")
+    value = Fraction(text)
+    if value <= 0:
+        raise LineError(f"scale must be a positive number like 2 or 3/2 (got {text!r})")
+    if value.denominator > 10**6 or value.numerator > 10**6:
+        raise LineError(f"scale must have a numerator and denominator of at most 1000000 (got {text!r})")
     return value
 
 
-def _settings(statements: list[tuple[int, str]]) -> tuple[dict[str, str], list[tuple[int, str]]]:
-    """The ``framework`` / ``rank`` / ``input`` lines, and the layers."""
+def _settings(statements: Iterable[tuple[int, str]]) -> tuple[dict[str, str], list[tuple[int, str]]]:
+    """The ``framework`` / ``rank`` / ``input`` lines, and the layers: read from the unrolling
+    only up to MAX_LAYERS, so nested repeats are refused before they are unrolled in full."""
     settings: dict[str, str] = {}
     rest: list[tuple[int, str]] = []
     for number, statement in statements:
@@ -336,6 +274,8 @@ def _settings(statements: list[tuple[int, str]]) -> tuple[dict[str, str], list[t
             settings[f"{word}_line"] = str(number)
         else:
             rest.append((number, statement))
+            if len(rest) > MAX_LAYERS:
+                raise DeconvError(f"line {number}: {_TOO_MANY}")
     return settings, rest
 
 
@@ -360,10 +300,7 @@ def read(text: str, framework: str | None = None, rank: int | None = None) -> Ne
     >>> net.nodes[1].axes[0](8), net.nodes[2].axes[0](4)
     (4, 8)
     """
-    lines = list(islice(_expand(_lines(text)), MAX_LAYERS + 1))
-    if len(lines) > MAX_LAYERS:
-        raise DeconvError(f"a network has at most {MAX_LAYERS} layers; repeat fewer times")
-    settings, statements = _settings(lines)
+    settings, statements = _settings(expand(lines(text)))
     chosen = framework or settings.get("framework", "tf")
     if chosen not in FRAMEWORKS:
         line = settings.get("framework_line", "?")
@@ -379,9 +316,7 @@ def read(text: str, framework: str | None = None, rank: int | None = None) -> Ne
         raise DeconvError(f"at most {MAX_AXES} spatial axes are supported (got {axes})")
     if not statements:
         raise DeconvError("the network has no layers; write one per line, like 'conv k=3'")
-    builder = _Builder(chosen, axes)
-    if "input" in settings:
-        builder.nodes[0] = Node(settings["input"], "input", (), ())
+    builder = _Builder(chosen, axes, settings.get("input", "input"))
     for number, statement in statements:
         _at(number, builder.add, statement)
     return Network(tuple(builder.nodes), axes)
@@ -390,5 +325,5 @@ def read(text: str, framework: str | None = None, rank: int | None = None) -> Ne
 def _at(number: int, action: Callable[[str], None], statement: str) -> None:
     try:
         action(statement)
-    except (_LineError, DeconvError) as error:
+    except (LineError, DeconvError) as error:
         raise DeconvError(f"line {number}: {error}") from None
