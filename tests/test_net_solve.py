@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from fractions import Fraction
 
 import pytest
@@ -288,3 +289,85 @@ def test_the_output_padding_a_break_proposes_repairs_that_join(source, n):
     )
     join = next(j for j in sizes.evaluate(repaired, (n,)).joins if j.name == "concat1")
     assert join.match
+
+
+# ---- deep networks: the work follows the steps of the sizes, not the period ------------------
+
+
+def deep(lines: list[str]) -> Network:
+    return text.read("\n".join(["framework torch", "rank 2", *lines]))
+
+
+DEEP_UNET = deep(
+    [line for i in range(1, 17) for line in (f"e{i} = conv k=3 p=1", "max_pool k=2")]
+    + [line for i in range(16, 0, -1) for line in ("convT k=2 s=2", f"concat e{i}")]
+)
+DEEP_CHAIN = deep(["max_pool k=2"] * 16 + ["convT k=2 s=2"] * 16)
+
+
+def test_a_sixteen_level_unet_is_solved_exactly_within_a_cpu_budget():
+    began = time.process_time()
+    found = [solve.valid(DEEP_UNET, axis) for axis in range(2)]
+    mirrors = [m for axis in range(2) for m in fix.mirrors(DEEP_UNET, axis)]
+    breaks = fix.breaks(DEEP_UNET, sizes.evaluate(DEEP_UNET, (1000, 1000)))
+    assert time.process_time() - began < 2  # one period is 65536 sizes: it took 34 s per size
+    assert [v.json() for v in found] == [{"modulus": 65536, "residues": [0], "from": 65536, "also": []}] * 2
+    assert [m.advice for m in mirrors] == [
+        f"output_padding = e{i} mod 2: use forward(x, output_size=e{i}.shape[2:])" for i in range(16, 0, -1)
+    ] * 2
+    deepest = [(way.setting, way.valid) for way in mirrors[0].ways]
+    assert deepest == [
+        ("output_padding=0", {"modulus": 65536, "residues": list(range(32768)), "from": 65536, "also": []}),
+        (
+            "output_padding=1",
+            {"modulus": 65536, "residues": list(range(32768, 65536)), "from": 98304, "also": []},
+        ),
+    ]
+    assert [(way.setting, way.valid) for way in mirrors[15].ways] == [
+        ("output_padding=0", {"modulus": 2, "residues": [0], "from": 65536, "also": []}),
+        ("output_padding=1", {"modulus": 2, "residues": [1], "from": 65537, "also": []}),
+    ]
+    assert [(b.problem, b.fixes) for b in breaks] == [
+        (
+            "max_pool10 (max_pool) refuses its input: H 1, W 1 is too small",
+            ("pad the input up to 65536 x 65536",),
+        )
+    ]
+
+
+def test_a_chain_of_sixteen_poolings_and_upsamplings_is_solved_within_a_cpu_budget():
+    began = time.process_time()
+    found = [solve.valid(DEEP_CHAIN, axis) for axis in range(2)]
+    breaks = fix.breaks(DEEP_CHAIN, sizes.evaluate(DEEP_CHAIN, (1000, 1000)))
+    assert time.process_time() - began < 1
+    assert [valid_set.sentence(v, name) for v, name in zip(found, "HW", strict=True)] == [
+        "every H >= 65536 (65536, 65537, 65538, ...)",
+        "every W >= 65536 (65536, 65537, 65538, ...)",
+    ]
+    assert [b.fixes for b in breaks] == [("pad the input up to 65536 x 65536",)]
+
+
+def test_a_join_is_cut_in_its_own_period_not_the_networks():
+    # the deep chain makes the period 2**16, while the join needs only H even: 32768 residues
+    wide = chain(conv(1), conv(2, 2), conv_transpose(2, 2), *[conv(2, 2)] * 15, skips=((2, 0),))
+    began = time.process_time()
+    found = solve.valid(wide, 0)
+    assert time.process_time() - began < 0.5
+    assert found.json() == {"modulus": 2, "residues": [0], "from": 2**15, "also": []}
+    assert [n for n in range(2**15 - 40, 2**15 + 40) if n in found] == [
+        n for n in range(2**15 - 40, 2**15 + 40) if solve.works(wide, 0, n)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("residues", "threshold", "expected"),
+    [
+        ([(0, 1), (4, 5)], 3, valid_set.Valid(4, (0,), 4, ())),
+        ([(0, 8)], 5, valid_set.Valid(1, (0,), 5, ())),
+        ([(1, 2), (3, 4), (5, 6), (7, 8)], 1, valid_set.Valid(2, (1,), 1, ())),
+        ([(2, 3), (6, 8)], 20, valid_set.Valid(8, (2, 6, 7), 22, ())),
+        ([], 1, valid_set.Valid(1, (), 1, ())),
+    ],
+)
+def test_rays_are_said_in_their_shortest_period(residues, threshold, expected):
+    assert solve.rays(8, residues, threshold) == expected

@@ -16,7 +16,7 @@ from deconv_cli.core.geometry import Axis, Options, Padding
 from deconv_cli.core.net import solve
 from deconv_cli.core.net.graph import JOINS, Network, Node, Transposed
 from deconv_cli.core.net.sizes import Evaluation, size_map
-from deconv_cli.core.net.solve import Class, classes, combine
+from deconv_cli.core.net.solve import Shape
 from deconv_cli.core.net.valid import AXIS_NAMES, Valid, sentence
 from deconv_cli.errors import DeconvError
 
@@ -331,33 +331,46 @@ def mirrors(network: Network, axis: int) -> tuple[Mirror, ...]:
                 pairs.append((up, join, join.inputs[1 if position == 0 else 0]))
                 break
     # each join passes its encoder tensor on, as if every join before it were repaired
-    parts = classes(network, axis, {join.name: skip for _, join, skip in pairs})
+    form = solve.shape(network, axis, {join.name: skip for _, join, skip in pairs})
     found = []
     for up, join, skip in pairs:
         framework = up.framework or "torch"
-        advice, ways = _mirror(up, skip, parts, framework, names[axis], axis)
+        advice, ways = _mirror(up, skip, form, framework, names[axis], axis)
         found.append(Mirror(up.name, join.name, skip, axis, framework, advice, ways))
     return tuple(found)
 
 
 def _mirror(
-    up: Node, skip: str, parts: list[Class], framework: str, name: str, axis: int
+    up: Node, skip: str, form: Shape, framework: str, name: str, axis: int
 ) -> tuple[str, tuple[Way, ...]]:
     transposed = transposed_of(up)[axis]
-    groups: dict[str | None, list[Class]] = {}
-    by_skip: dict[int, set[str | None]] = {}  # the setting per residue of the skip's size
-    for part in parts:
-        (a, _), (c, d) = part.sizes[up.name], part.sizes[skip]
-        m = max(part.low, 0)
-        n_a, n_b = part.sizes[up.inputs[0]]
-        setting = reach(framework, transposed, n_a * m + n_b, c * m + d) if a == c else None
+    # the setting each residue class of H needs, at its first size where the layers build
+    same = form.slopes[up.name] == form.slopes[skip]
+    steps = form.slopes[skip] * form.modulus % transposed.stride == 0
+
+    def value(sizes: tuple[int, ...]) -> tuple[str | None, int]:
+        n, target = sizes
+        setting = reach(framework, transposed, n, target) if same else None
         if setting is not None and setting.startswith("output_shape="):
             setting = f"output_shape={skip}.shape"  # a size, not a setting: it follows the skip
-        groups.setdefault(setting, []).append(part)
-        residue = (c * m + d) % transposed.stride if c % transposed.stride == 0 else -1
+        return setting, target % transposed.stride if steps else -1
+
+    found = solve.by_class(form, (up.inputs[0], skip), value) if form.threshold else (1, [])
+    modulus, spans = found
+    residues = []  # each span as residues of H, which order the settings
+    for low, high, (setting, _) in spans:
+        first = low % modulus
+        cut = min(high - low, modulus - first)
+        residues += [(first, first + cut, setting)] + [(0, high - low - cut, setting)] * (high - low > cut)
+    groups: dict[str | None, list[tuple[int, int]]] = {}
+    for low, high, setting in sorted(residues, key=lambda item: item[:2]):
+        groups.setdefault(setting, []).append((low, high))
+    by_skip: dict[int, set[str | None]] = {}  # the setting per residue of the skip's size
+    for _, _, (setting, residue) in spans:
         by_skip.setdefault(residue, set()).add(setting)
-    ways = tuple(Way(key, combine(group, set()).json()) for key, group in groups.items())
-    sizes = {key: sentence(combine(group, set()), name) for key, group in groups.items()}
+    sets = {key: solve.rays(modulus, group, form.threshold) for key, group in groups.items()}
+    ways = tuple(Way(key, values.json()) for key, values in sets.items())
+    sizes = {key: sentence(values, name) for key, values in sets.items()}
     if not sizes:
         return "no input size builds the layers before it", ways
     if len(sizes) == 1 and None not in sizes:

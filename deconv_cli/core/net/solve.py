@@ -1,28 +1,40 @@
 """The exact set of input sizes for which a network builds and every join matches, per axis.
 
-Every layer is floor-affine, so on each residue class of ``H`` modulo ``M`` (``H = M*m + r``)
-every size in the network is exactly affine in ``m`` once ``M`` is fine enough: a term
-``floor((a*x + b) / c)`` of ``x = A*m + B`` is affine when ``c`` divides ``a*A``, and otherwise
-the class splits into ``c / gcd(c, a*A)`` finer ones. A layer's bounds are then linear in ``m``
-(a ray ``m >= m0``), and a join holds for every ``m`` or none (equal slopes) or at one ``m``
-(different slopes). The valid set is periodic above a threshold, plus finitely many sizes below.
-Axes are independent: each one is solved alone.
+Every layer is floor-affine with a slope >= 0, so every size is a nondecreasing function of
+``H``, and with ``M`` the least common denominator of every layer's slope (as a fraction of
+``H``) it is exactly ``size(H + M) = size(H) + slope*M``: a term ``floor((a*x + b) / c)`` of
+``x = A*m + B`` is affine in ``m`` when ``c`` divides ``a*A``. So:
+
+* every layer's bounds hold together exactly for ``H >= T`` (monotone sizes: one threshold);
+* a join whose inputs have equal slopes holds on a set of residues of ``H`` modulo ``M``, found
+  by cutting ``[0, M)`` where the inputs' sizes change (a step function is constant between its
+  steps, so an interval whose ends agree is decided at once): the work follows the number of
+  steps that matter, not ``M``;
+* a join whose inputs have different slopes holds at most once per residue class.
+
+The valid set is periodic above a threshold, plus finitely many sizes below. Axes are
+independent: each one is solved alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from math import gcd, lcm
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import partial
+from math import lcm
+from typing import TypeVar
 
-from deconv_cli.core.net.graph import JOINS, Network
+from deconv_cli.core.net.graph import JOINS, Network, Node
 from deconv_cli.core.net.sizes import check, size_map
 from deconv_cli.core.net.valid import Valid
 from deconv_cli.errors import DeconvError, ExitCode
 
-# the finest residue classes the solver keeps (work and memory grow with it)
+K = TypeVar("K")
+V = TypeVar("V")
+
+# the longest period the solver takes (the residues it lists grow with it)
 MAX_MODULUS = 10**5
-# the most sizes listed below the periodic part
-MAX_ALSO = 10**4
 
 
 def works(network: Network, axis: int, n: int) -> bool:
@@ -41,103 +53,121 @@ def works(network: Network, axis: int, n: int) -> bool:
     return None not in sizes.values()
 
 
-@dataclass
-class Class:
-    """Input sizes ``H = modulus*m + residue`` for ``m >= low``; each size is ``A*m + B``."""
+def _raw(node: Node, axis: int, n: int) -> int:
+    """The layer's size formula at ``n``, bounds aside (exact for any integer, so at residues)."""
+    return min(term(n) for term in size_map(node, axis).terms)
 
+
+@dataclass(frozen=True)
+class Shape:
+    """The network on one axis as the solver reads it: the input each layer's size follows (a
+    join passes on the one named in ``follow``, else its first), every size's slope in ``H``,
+    the period ``modulus`` and the ``threshold`` from which every layer builds (0: none does)."""
+
+    network: Network
+    axis: int
+    source: dict[str, str]
+    slopes: dict[str, Fraction]
     modulus: int
-    residue: int
-    low: int
-    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    threshold: int
 
-    def at(self, m: int) -> int:
-        return self.modulus * m + self.residue
+    def sizes(self, n: int) -> dict[str, int]:
+        """Every size at input ``n`` by the formulas alone."""
+        out: dict[str, int] = {}
+        for node in self.network.nodes:
+            if not node.inputs:
+                out[node.name] = n
+            elif node.kind in JOINS:
+                out[node.name] = out[self.source[node.name]]
+            else:
+                out[node.name] = _raw(node, self.axis, out[node.inputs[0]])
+        return out
 
-    def split(self, factor: int) -> list[Class]:
-        """The ``factor`` finer classes ``m = factor*m' + j``."""
-        modulus = self.modulus * factor
-        if modulus > MAX_MODULUS:
-            raise DeconvError(
-                f"the valid sizes repeat with a period above {MAX_MODULUS} (the strides multiply to "
-                "more); check one size with --in",
-                ExitCode.FAILURE,
-            )
-        return [
-            Class(
-                modulus,
-                self.residue + self.modulus * j,
-                -((j - self.low) // factor),
-                {name: (a * factor, a * j + b) for name, (a, b) in self.sizes.items()},
-            )
-            for j in range(factor)
-        ]
+    def builds(self, n: int) -> bool:
+        """Whether every layer accepts its input at ``n`` (joins aside)."""
+        sizes = self.sizes(n)
+        return n >= 1 and all(
+            sizes[node.inputs[0]] >= rule.min_in and sizes[node.name] >= rule.min_out
+            for node in self.network.nodes
+            if node.inputs and node.kind not in JOINS
+            for rule in (size_map(node, self.axis),)
+        )
 
-    def at_least(self, size: tuple[int, int], bound: int) -> bool:
-        """Narrow ``m`` to where ``A*m + B >= bound``; False when no ``m`` is left."""
-        a, b = size
-        if a == 0:
-            return b >= bound
-        self.low = max(self.low, -((b - bound) // a))
-        return True
+    def period(self, names: Sequence[str]) -> int:
+        """The period of the sizes of ``names``: the denominators of their ancestors' slopes."""
+        parents = {node.name: node.inputs[:1] for node in self.network.nodes}
+        parents.update({name: (first,) for name, first in self.source.items()})
+        period, seen, stack = 1, set(), list(names)
+        while stack:
+            name = stack.pop()
+            if name not in seen:
+                seen.add(name)
+                period = lcm(period, self.slopes[name].denominator)
+                stack.extend(parents[name])
+        return period
 
 
-def classes(network: Network, axis: int, follow: dict[str, str] | None = None) -> list[Class]:
-    """The residue classes on which every size is affine, joins not enforced (a join passes on
-    its input named in ``follow``, else its first), each narrowed to the ``m`` where every layer
-    accepts its input."""
+def shape(network: Network, axis: int, follow: dict[str, str] | None = None) -> Shape:
+    """The network's ``Shape`` on ``axis``; refuses a period above ``MAX_MODULUS``."""
     check(network)
-    done: list[Class] = []
-    first = Class(1, 0, 1)  # H >= 1
-    stack: list[tuple[Class, int]] = [(first, 0)]
-    nodes = network.nodes
-    while stack:
-        part, index = stack.pop()
-        while index < len(nodes):
-            node = nodes[index]
-            x = part.sizes[node.inputs[0]] if node.inputs else (part.modulus, part.residue)
-            if node.kind in JOINS:
-                part.sizes[node.name] = part.sizes[(follow or {}).get(node.name, node.inputs[0])]
-                index += 1
-                continue
-            rule = size_map(node, axis)
-            a, b = x
-            factor = 1
-            for term in rule.terms:
-                factor = lcm(factor, term.denominator // gcd(term.denominator, term.numerator * a))
-            if factor > 1:
-                stack.extend((finer, index) for finer in part.split(factor))
-                break
-            out = min(
-                (
-                    term.numerator * a // term.denominator,
-                    (term.numerator * b + term.offset) // term.denominator,
-                )
-                for term in rule.terms
-            )
-            if not (part.at_least(x, rule.min_in) and part.at_least(out, rule.min_out)):
-                break
-            part.sizes[node.name] = out
-            index += 1
+    source: dict[str, str] = {}
+    slopes: dict[str, Fraction] = {}
+    constant: dict[str, int] = {}  # the sizes at H = 1: those of slope 0 at every H
+    modulus = 1
+    for node in network.nodes:
+        if not node.inputs:
+            slopes[node.name], constant[node.name] = Fraction(1), 1
+        elif node.kind in JOINS:
+            source[node.name] = (follow or {}).get(node.name, node.inputs[0])
+            slopes[node.name] = slopes[source[node.name]]
+            constant[node.name] = constant[source[node.name]]
         else:
-            done.append(part)
-    return sorted(done, key=lambda c: (c.modulus, c.residue))
+            rule = size_map(node, axis)
+            before, slope = slopes[node.inputs[0]], slopes[node.inputs[0]] * rule.terms[0].slope
+            slopes[node.name], constant[node.name] = slope, _raw(node, axis, constant[node.inputs[0]])
+            modulus = lcm(modulus, slope.denominator)
+            if modulus > MAX_MODULUS:
+                raise DeconvError(
+                    f"the valid sizes repeat with a period above {MAX_MODULUS} (the strides multiply "
+                    "to more); check one size with --in",
+                    ExitCode.FAILURE,
+                )
+            # a size that no longer depends on H (after a resize) failing its bound fails for
+            # every H: nothing builds, and the layers after it add no period
+            if (before == 0 and constant[node.inputs[0]] < rule.min_in) or (
+                slope == 0 and constant[node.name] < rule.min_out
+            ):
+                return Shape(network, axis, source, slopes, modulus, 0)
+    built = Shape(network, axis, source, slopes, modulus, 0)
+    # the bounds hold on an up-set of H (sizes are monotone): double, then bisect
+    high = 1
+    while not built.builds(high):
+        high *= 2
+    low = high // 2  # fails (or is 0)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if built.builds(middle) else (middle, high)
+    return Shape(network, axis, source, slopes, modulus, high)
 
 
-def _periodic(values: set[int], modulus: int) -> tuple[int, tuple[int, ...]]:
-    """The smallest period of a residue set modulo ``modulus`` (periods divide each other, so
-    dividing out one prime factor at a time while the set keeps the period finds it)."""
-    rest, prime, primes = modulus, 2, []
-    while prime * prime <= rest:
-        while rest % prime == 0:
-            primes.append(prime)
-            rest //= prime
-        prime += 1
-    primes += [rest] if rest > 1 else []
-    for prime in primes:
-        smaller = modulus // prime
-        if all((r + smaller) % modulus in values for r in values):
-            modulus, values = smaller, {r % smaller for r in values}
-    return modulus, tuple(sorted(values))
+def pieces(low: int, high: int, key: Callable[[int], K]) -> Iterator[tuple[int, int, K]]:
+    """``[low, high)`` cut into the intervals where the nondecreasing ``key`` is constant, in
+    order: an interval whose ends agree is one piece, others are halved."""
+    stack = [(low, high, key(low), key(high - 1))]
+    while stack:
+        low, high, first, last = stack.pop()
+        if first == last:
+            yield low, high, first
+            continue
+        middle = (low + high) // 2
+        stack += [(middle, high, key(middle), last), (low, middle, first, key(middle - 1))]
+
+
+def _joins(network: Network) -> list[tuple[str, str]]:
+    """Each join's pairs of inputs that must match: its first against each other one."""
+    return [
+        (node.inputs[0], other) for node in network.nodes if node.kind in JOINS for other in node.inputs[1:]
+    ]
 
 
 def valid(network: Network, axis: int) -> Valid:
@@ -151,58 +181,163 @@ def valid(network: Network, axis: int) -> Valid:
     >>> valid(net, 0)
     Valid(modulus=2, residues=(0,), start=2, also=())
     """
-    rays: list[Class] = []
-    points: set[int] = set()
-    joins = [node for node in network.nodes if node.kind in JOINS]
-    for part in classes(network, axis):
+    form = shape(network, axis)
+    if not form.threshold:
+        return Valid(1, (), 1, ())
+    pairs = _joins(network)
+    if any(form.slopes[a] != form.slopes[b] for a, b in pairs):
+        return Valid(1, (), 1, _points(form, pairs))
+    # equal slopes: each join holds on a set of residues modulo its inputs' period; the sets
+    # meet modulo the least common multiple of the periods, each join cut (where its sizes
+    # step) only within what the joins before it left
+    period, kept = 1, [(0, 1)]
+    for a, b in pairs:
+        both = lcm(period, form.period((a, b)))
+        kept = [
+            (start, end)
+            for low, high in _repeat(kept, period, both)
+            for start, end, (x, y) in pieces(low, high, partial(_pair, form, a, b))
+            if x == y
+        ]
+        period = both
+    return rays(period, kept, form.threshold)
+
+
+def _pair(form: Shape, one: str, other: str, n: int) -> tuple[int, int]:
+    sizes = form.sizes(n)
+    return sizes[one], sizes[other]
+
+
+def _repeat(intervals: list[tuple[int, int]], period: int, modulus: int) -> list[tuple[int, int]]:
+    """Residue intervals modulo ``period`` as intervals modulo its multiple ``modulus``, merged."""
+    out: list[tuple[int, int]] = []
+    for low, high in (
+        (low + shift, high + shift) for shift in range(0, modulus, period) for low, high in intervals
+    ):
+        if out and out[-1][1] == low:
+            out[-1] = (out[-1][0], high)
+        else:
+            out.append((low, high))
+    return out
+
+
+def _points(form: Shape, pairs: list[tuple[str, str]]) -> tuple[int, ...]:
+    """The sizes where joins of different slopes meet: at most one per residue class."""
+    modulus, found = form.modulus, set()
+    for residue in range(modulus):
+        sizes = form.sizes(residue)
         fixed: set[int] = set()
         alive = True
-        for join in joins:
-            (a, b), *others = (part.sizes[name] for name in join.inputs)
-            for c, d in others:
-                if a == c:
-                    alive &= b == d
-                elif (d - b) % (a - c) == 0:
-                    fixed.add((d - b) // (a - c))
-                else:
-                    alive = False
-        if not alive or any(m < part.low for m in fixed) or len(fixed) > 1:
-            continue
-        if fixed:
-            n = part.at(fixed.pop())
-            if n >= 1 and works(network, axis, n):
-                points.add(n)
+        for one, other in pairs:
+            a, c = int(form.slopes[one] * modulus), int(form.slopes[other] * modulus)
+            b, d = sizes[one], sizes[other]
+            if a == c:
+                alive &= b == d
+            elif (d - b) % (a - c) == 0:
+                fixed.add((d - b) // (a - c))
+            else:
+                alive = False
+        if alive and len(fixed) == 1:
+            n = modulus * fixed.pop() + residue
+            if n >= form.threshold and works(form.network, form.axis, n):
+                found.add(n)
+    return tuple(sorted(found))
+
+
+def rays(modulus: int, residues: list[tuple[int, int]], threshold: int) -> Valid:
+    """``H >= threshold`` with ``H mod modulus`` in the intervals ``residues``, as a ``Valid``
+    in its shortest period (what ``H`` below ``threshold`` would break sets where it starts).
+
+    >>> rays(8, [(0, 1), (4, 5)], 3)
+    Valid(modulus=4, residues=(0,), start=4, also=())
+    """
+    merged: list[tuple[int, int]] = []
+    for low, high in sorted(residues):
+        if merged and low <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(high, merged[-1][1]))
         else:
-            rays.append(part)
-    return combine(rays, points)
+            merged.append((low, high))
+    if not merged:
+        return Valid(1, (), 1, ())
+    modulus, merged = _shortest(modulus, merged)
+    # the last size of the periodic rule below the threshold (the rule gets it wrong), then the
+    # first one from there
+    n = threshold - 1
+    quotient, rest = divmod(n, modulus)
+    before = [quotient * modulus + min(rest, high - 1) for low, high in merged if low <= rest]
+    last = before[-1] if before else (quotient - 1) * modulus + merged[-1][1] - 1
+    n = max(last, 0) + 1
+    quotient, rest = divmod(n, modulus)
+    after = [quotient * modulus + max(rest, low) for low, high in merged if high > rest]
+    start = after[0] if after else (quotient + 1) * modulus + merged[0][0]
+    return Valid(modulus, tuple(r for low, high in merged for r in range(low, high)), start, ())
 
 
-def combine(rays: list[Class], points: set[int]) -> Valid:
-    if not rays:
-        return Valid(1, (), 1, tuple(sorted(points)))
-    modulus = 1
-    for ray in rays:
-        modulus = lcm(modulus, ray.modulus)
-    if modulus > MAX_MODULUS:
-        raise DeconvError(
-            f"the valid sizes repeat with a period above {MAX_MODULUS}; check one size with --in",
-            ExitCode.FAILURE,
-        )
-    residues = {ray.residue + ray.modulus * j for ray in rays for j in range(modulus // ray.modulus)}
-    modulus, kept = _periodic(residues, modulus)
-    # the last size the periodic rule gets wrong: a class's sizes below its start, or a lone point
-    misses = [ray.at(ray.low - 1) for ray in rays if ray.low >= 1]
-    threshold = max([0, *misses, *points]) + 1
-    start = Valid(modulus, kept, threshold, ()).first(1, threshold)[0]
-    early = {n for n in points if n < start}
-    for ray in rays:
-        first = ray.at(max(ray.low, 0))
-        if first < start:
-            count = (start - first + ray.modulus - 1) // ray.modulus
-            if len(early) + count > MAX_ALSO:
-                raise DeconvError(
-                    f"more than {MAX_ALSO} sizes work below the periodic part; check sizes with --in A..B",
-                    ExitCode.FAILURE,
-                )
-            early.update(range(first, start, ray.modulus))
-    return Valid(modulus, kept, start, tuple(sorted(n for n in early if n >= 1)))
+def _shortest(modulus: int, intervals: list[tuple[int, int]]) -> tuple[int, list[tuple[int, int]]]:
+    """The smallest period of a set of residues (periods divide each other, so dividing out one
+    prime factor at a time while every slice of the set is the same finds it)."""
+    rest, prime, primes = modulus, 2, []
+    while prime * prime <= rest:
+        while rest % prime == 0:
+            primes.append(prime)
+            rest //= prime
+        prime += 1
+    primes += [rest] if rest > 1 else []
+    for prime in primes:
+        size = modulus // prime
+        slices: list[list[tuple[int, int]]] = [[] for _ in range(prime)]
+        for low, high in intervals:
+            while low < high:
+                index, end = low // size, min(high, (low // size + 1) * size)
+                slices[index].append((low - index * size, end - index * size))
+                low = end
+        if all(part == slices[0] for part in slices):
+            modulus, intervals = size, slices[0]
+    return modulus, intervals
+
+
+def by_class(
+    form: Shape, names: Sequence[str], value: Callable[[tuple[int, ...]], V]
+) -> tuple[int, list[tuple[int, int, V]]]:
+    """``value`` of the sizes of ``names`` at each residue class's first size that builds, as
+    intervals ``[low, high)`` of those first sizes, and the period they repeat in.
+
+    The first sizes fill ``[T, T + M)``. The sizes of ``names`` repeat, shifted, with their own
+    period ``P`` (a divisor of ``M``), and ``value`` is taken to change with such a shift only
+    while the sizes are small (a framework's rule is ``s*n + c`` once the layer builds): so the
+    second period and the last stand for every one after the first, and the work follows the
+    steps of the sizes within one period, not ``M``.
+    """
+    modulus, start = form.modulus, form.threshold
+    period = form.period(names)
+    count = modulus // period
+
+    def key(n: int) -> tuple[int, ...]:
+        sizes = form.sizes(n)
+        return tuple(sizes[name] for name in names)
+
+    def window(index: int) -> list[tuple[int, int, V]]:
+        """The values on the ``index``-th period, shifted back onto the first."""
+        shift, out = index * period, list[tuple[int, int, V]]()
+        for low, high, sizes in pieces(start + shift, start + shift + period, key):
+            found = value(sizes)
+            if out and out[-1][2] == found:
+                out[-1] = (out[-1][0], high - shift, found)
+            else:
+                out.append((low - shift, high - shift, found))
+        return out
+
+    first = window(0)
+    if count == 1:
+        return modulus, first
+    later = window(1)
+    if later != window(count - 1):  # not settled by the second period: every period, exactly
+        return modulus, [
+            (low + k * period, high + k * period, v) for k in range(count) for low, high, v in window(k)
+        ]
+    if later == first:
+        return period, first
+    # the first period differs (small sizes), the rest repeats the second
+    return modulus, first + [
+        (low + k * period, high + k * period, v) for k in range(1, count) for low, high, v in later
+    ]
