@@ -10,6 +10,7 @@ import sys
 import time
 
 import pytest
+from helpers import DECONV, on_terminal, plain
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -333,3 +334,83 @@ def test_no_hint_when_an_unmarked_setting_is_found(cli_run):
     assert (code, stderr) == (0, "")
     assert "marks=" not in stdout.splitlines()[0]
     assert "unmarked" not in json.loads(cli_run("pad", "--in", "8", "--out", "16", "--json")[1])
+
+
+# the audit's searches (n, out, d, max_k, max_s) -> the best setting; each finds 10^5 to 6*10^5
+SEARCHES = [
+    (([3], [100], [1], None, 64), ("tf", (50,), (25,), ((0, 0),), ())),
+    (
+        ([3, 4, 5], [100, 200, 300], [1] * 3, 64, 64),
+        ("torch", (60,) * 3, (60,) * 3, ((40, 40), (20, 20), (0, 0)), ()),
+    ),
+    (([3, 4], [100, 200], [1, 1], 64, 64), ("tf", (50, 50), (50, 50), ((25, 25), (0, 0)), ())),
+    (([5], [10], [1000], 64, 64), ("onnx", (2,), (1,), ((496, 499),), ())),
+    (([5], [10], [10], 64, 64), ("onnx", (2,), (1,), ((1, 4),), ())),
+    (
+        ([999_999_999] * 3, [1] * 3, [1] * 3, 64, 64),
+        (
+            "onnx",
+            (2,) * 3,
+            (1,) * 3,
+            ((499_999_999, 500_000_000),) * 2 + ((500_000_000, 499_999_999),),
+            ("discards",),
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize(("search", "best"), SEARCHES)
+def test_the_best_setting_of_a_wide_search_takes_well_under_a_second(search, best):
+    n, out, d, max_k, max_s = search
+    start = time.process_time()
+    report = pad(n, out, kernel_size=None, stride=None, dilation=d, frameworks=ALL, max_k=max_k, max_s=max_s)
+    first = report.solutions[0]
+    assert time.process_time() - start < 1
+    assert (first.framework, first.k, first.s, first.crop, first.marks) == best
+    assert first.output == tuple(out)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(1, 2).flatmap(
+        lambda rank: st.tuples(
+            st.lists(st.integers(1, 9), min_size=rank, max_size=rank),
+            st.lists(st.integers(1, 40), min_size=rank, max_size=rank),
+            st.lists(st.integers(1, 3), min_size=rank, max_size=rank),
+        )
+    ),
+    st.integers(1, 8),
+    st.integers(1, 4),
+    st.lists(st.sampled_from(ALL), min_size=1, max_size=3, unique=True),
+)
+def test_a_search_ranks_exactly_as_sorting_every_kernel_and_strides_settings(sizes, max_k, max_s, frameworks):
+    n, out, d = sizes
+    every = []
+    for k in range(1, max_k + 1):
+        for s in range(1, max_s + 1):
+            with contextlib.suppress(DeconvError):
+                every += found(n, out, [k] * len(n), [s] * len(n), d, frameworks)
+    try:
+        report = pad(
+            n, out, kernel_size=None, stride=None, dilation=d, frameworks=frameworks, max_k=max_k, max_s=max_s
+        )
+    except DeconvError:
+        assert not every
+        return
+    # read a prefix first, then everything: both in the order of one stable sort
+    ranked = sorted(every, key=lambda s: s.rank)
+    assert report.solutions[:3] == tuple(ranked[:3])
+    assert list(report.solutions) == ranked
+    assert len(report.solutions) == len(ranked)
+    assert report.solutions[-1] == ranked[-1]
+
+
+def test_a_terminal_shows_the_first_settings_of_a_wide_search_without_counting_them_all():
+    start = time.perf_counter()
+    code, shown, stderr = on_terminal(
+        [DECONV, "pad", "--in", "3", "--out", "100", "--max-s", "64", "--max-k", "64"], stderr_too=False
+    )
+    # counting the 142,000 settings took 6 s; the first 20 need the few kernels that can beat them
+    assert time.perf_counter() - start < 4
+    assert (code, stderr) == (0, b"more settings follow; --limit 0 shows all\n")
+    assert "k=50" in plain(shown)  # the best: a stride of 25, no crop

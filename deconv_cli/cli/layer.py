@@ -207,6 +207,7 @@ def pad(
     shown = limit or None
     if limit is None and terminal and not as_json:
         shown = TERMINAL_LIMIT
-        if len(report.solutions) > shown:
-            sys.stderr.write(f"{len(report.solutions) - shown} more; --limit 0 shows all\n")
+        # whether there are more, not how many: counting them would search every kernel and stride
+        if report.solutions[shown : shown + 1]:
+            sys.stderr.write("more settings follow; --limit 0 shows all\n")
     render.pad(report, sys.stdout, terminal=terminal, as_json=as_json, limit=shown)

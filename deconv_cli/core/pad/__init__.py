@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from itertools import product
 
 from deconv_cli.core.frameworks import FRAMEWORKS, Params
-from deconv_cli.core.geometry import Axis, Options
+from deconv_cli.core.geometry import Axis, Layer, Options
 from deconv_cli.core.pad import nearest
 from deconv_cli.core.pad.marks import marks, overlaps
+from deconv_cli.core.pad.ranked import Ranked
 from deconv_cli.core.pad.search import Found, recipe, settings
 from deconv_cli.errors import DeconvError, ExitCode
 
@@ -69,11 +71,12 @@ class Solution:
 
 @dataclass(frozen=True)
 class PadReport:
-    """All solutions, best first; ``factor`` when they hold for every input size;
+    """All solutions, best first (``pad``'s are found as far as they are read, see ``Ranked``);
+    ``factor`` when they hold for every input size;
     ``unmarked``, when the search chose the kernel and stride and every solution is marked,
     a kernel and stride beyond its limits that give the size unmarked (``plain_setting``)."""
 
-    solutions: tuple[Solution, ...]
+    solutions: Sequence[Solution]
     factor: tuple[int, ...] | None = None
     unmarked: tuple[tuple[int, ...], tuple[int, ...]] | None = None
 
@@ -114,22 +117,38 @@ def pad(
     max_k = max_k or default_max_k(stride, max_s)
     kernels = [tuple(kernel_size)] if kernel_size else [(k,) * len(n) for k in range(1, max_k + 1)]
     strides = [tuple(stride)] if stride else [(s,) * len(n) for s in range(1, max_s + 1)]
-    found = [
-        solution
+    # a search can find 10^5 settings: each kernel and stride is searched when read (see ranked)
+    groups = [
+        (_bound(axes, out), partial(_found, axes, out, frameworks))
         for k, s in product(kernels, strides)
-        for solution, _ in _solutions(
-            [Axis(*v) for v in zip(n, k, s, dilation, strict=True)], out, frameworks
-        )
+        for axes in [[Axis(*v) for v in zip(n, k, s, dilation, strict=True)]]
     ]
-    if not found:
+    ranked = Ranked(groups, key=lambda s: s.rank)
+    if not ranked:
         raise DeconvError(
             _nothing(n, out, kernel_size, stride, dilation, frameworks, max_k, max_s), ExitCode.FAILURE
         )
-    ranked = tuple(sorted(found, key=lambda s: s.rank))
     searched = kernel_size is None and stride is None
-    if searched and all(solution.marks for solution in ranked):
+    if searched and ranked[0].marks:  # marked ones rank last: the best is marked when all are
         return PadReport(ranked, unmarked=plain_setting(n, out, dilation, frameworks))
     return PadReport(ranked)
+
+
+def _found(axes: Sequence[Axis], out: Sequence[int], frameworks: Sequence[str]) -> list[Solution]:
+    return [solution for solution, _ in _solutions(axes, out, frameworks)]
+
+
+def _bound(axes: Sequence[Axis], out: Sequence[int]) -> tuple[int, bool, bool, int, bool, bool, int]:
+    """At most the ``rank`` of any solution on ``axes``, without searching: the marks of the
+    kernel and stride, and those every crop ``begin + end = full - out`` must have (zeros
+    when it is negative; discards when it exceeds ``2*(extent-1)``: one side reaches
+    ``extent``); the rest of ``rank`` at its smallest where it depends on the crop."""
+    totals = [(a.full - o, a.extent) for a, o in zip(axes, out, strict=True)]
+    forced = any(total < 0 for total, _ in totals) + any(total > 2 * (e - 1) for total, e in totals)
+    shape = [Axis(1, a.kernel_size, a.stride, a.dilation) for a in axes]
+    fixed = len(marks(shape, [Layer(1, 0, 0)] * len(shape)))  # holes, uneven: no crop in them
+    k, s = max(a.kernel_size for a in axes), max(a.stride for a in axes)
+    return (forced + fixed, False, not all(overlaps(a) for a in shape), k, False, False, s)
 
 
 def factor(

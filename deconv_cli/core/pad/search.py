@@ -96,7 +96,9 @@ def _oddness(setting: tuple[Layer, Options]) -> tuple[bool, int, bool]:
 def settings(framework: Framework, axes: Sequence[Axis], outputs: Sequence[int]) -> list[Found]:
     """Every setting of ``framework`` that gives ``outputs``: one per distinct crop, plainest."""
     rank = len(axes)
-    per_axis = [axis_settings(framework, a, o) for a, o in zip(axes, outputs, strict=True)]
+    # identical axes (a cube) are searched once
+    searched = {(a, o): axis_settings(framework, a, o) for a, o in zip(axes, outputs, strict=True)}
+    per_axis = [searched[a, o] for a, o in zip(axes, outputs, strict=True)]
     results: dict[tuple[Layer, ...], tuple[Options, ...]] = {}
     for kind in framework.kinds_for(rank):
         try:  # the rules across axes (TF's ranks and dilation, Keras's strides with dilation)
