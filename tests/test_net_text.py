@@ -192,7 +192,7 @@ def nested(depth: int, indent: str = " ") -> str:
 
 SCALE = "scale must be a number like 2, 1.5 or 3/2, at most 9 digits a part"
 DIGITS = "a number in {i} must be an integer of at most 9 digits"
-COUNT = "a repeat count must be at most 9999"
+COUNT = "a repeat count must be from 1 to 9999"
 LAYERS = "a network has at most 10000 layers; repeat fewer times"
 # each written so that a naive reader would compute with the value (a huge Fraction or int), recurse
 # once per block, or unroll every repeat before counting: refused by the text's size instead
@@ -215,6 +215,8 @@ HOSTILE = [
     ("repeat 99999:\n  conv k=3", f"line 1: {COUNT} (got 'repeat 99999:')"),
     ("repeat 1000000000:\n  conv k=3", f"line 1: {COUNT} (got 'repeat 1000000000:')"),
     ("conv k=3 p=1 x99999", f"line 1: {COUNT} (got 'x99999')"),
+    ("repeat 0:\n  conv k=3", f"line 1: {COUNT} (got 'repeat 0:')"),
+    ("conv k=3 x0", f"line 1: {COUNT} (got 'x0')"),
     ("repeat 9999:\n  repeat 9999:\n    conv k=1", f"line 3: {LAYERS}"),
     ("repeat 9999:\n  conv k=1 x9999", f"line 2: {LAYERS}"),
     ("conv k=1 x9999\nconv k=1 x2", f"line 2: {LAYERS}"),

@@ -102,8 +102,6 @@ class _Builder:
         times = 1
         if len(words) > 1 and re.fullmatch(r"x\d+", words[-1]):
             times = repeat_count(words[-1][1:], words.pop())
-            if times < 1:
-                raise LineError("repeat a line at least once (x1 or more)")
         kind_word = words[0].lower() if words else ""
         kind = KINDS.get(kind_word)
         if kind is None:

@@ -64,9 +64,9 @@ def _substitute(text: str, index: int | None) -> str:
 
 
 def repeat_count(digits: str, written: str) -> int:
-    """A repeat count, refused by its length before ``int`` reads it."""
-    if len(digits) > 9 or int(digits) > MAX_REPEAT:
-        raise LineError(f"a repeat count must be at most {MAX_REPEAT} (got {written!r})")
+    """A repeat count (``repeat N:``, ``xN``), refused by its length before ``int`` reads it."""
+    if len(digits) > 9 or not 1 <= int(digits) <= MAX_REPEAT:
+        raise LineError(f"a repeat count must be from 1 to {MAX_REPEAT} (got {written!r})")
     return int(digits)
 
 
