@@ -153,9 +153,9 @@ def _options(
     ] = None,
 ) -> None:
     """Calculator and reference executor for transposed convolutions."""  # the app's help
-    if context.invoked_subcommand is None:  # a bare `deconv`: the help, as a usage error (stderr)
-        print(context.get_help(), file=sys.stderr)
-        raise typer.Exit(ExitCode.USAGE)
+    if context.invoked_subcommand is None:  # a bare `deconv`: a usage error, in one line
+        commands = ", ".join(context.command.list_commands(context))  # type: ignore[attr-defined]
+        raise DeconvError(f"give a command: {commands} (see 'deconv --help')")
 
 
 def _complete_padding(incomplete: str) -> list[str]:
