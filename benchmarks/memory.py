@@ -12,6 +12,7 @@ too small is refused up front (exit 1) naming the smallest that works.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -33,6 +34,16 @@ def peak(args: list[str], cwd: Path) -> tuple[int, float, str]:
         process.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         return process.returncode, usage.ru_maxrss / 1024, err.read().decode().strip()
+
+
+def judged(args: list[str], budget: str, cwd: Path, base: float) -> tuple[float, str, float]:
+    """(extra MiB, verdict, MiB over the budget) of ``deconv *args --max-memory budget``."""
+    code, rss, stderr = peak([*args, "--max-memory", budget], cwd)
+    extra = rss - base
+    limit = int(budget[:-1]) * (1024 if budget.endswith("G") else 1)
+    if code != 0:
+        return extra, "refused: " + stderr.split("; ")[-1].removeprefix("deconv: error: "), -math.inf
+    return extra, "ok" if extra <= limit + CONSTANT_MIB else "OVER", extra - limit
 
 
 def main() -> None:
@@ -63,26 +74,9 @@ def main() -> None:
             n_out = [(n - 1) * stride + w_shape[0] for n in x_shape[1:3]]
             size_out = x_shape[0] * n_out[0] * n_out[1] * w_shape[2] * 4 / MIB
             for budget in budgets:
-                args = [
-                    "run",
-                    "x.npy",
-                    "-w",
-                    "w.npy",
-                    "--s",
-                    str(stride),
-                    "-o",
-                    "y.npy",
-                    "--max-memory",
-                    budget,
-                ]
-                code, rss, stderr = peak(args, work)
-                extra = rss - base
-                limit = int(budget[:-1]) * (1024 if budget.endswith("G") else 1)
-                if code == 0:
-                    verdict = "ok" if extra <= limit + CONSTANT_MIB else "OVER"
-                    worst = max(worst, extra - limit)
-                else:
-                    verdict = "refused: " + stderr.split("; ")[-1].removeprefix("deconv: error: ")
+                args = ["run", "x.npy", "-w", "w.npy", "--s", str(stride), "-o", "y.npy"]
+                extra, verdict, excess = judged(args, budget, work, base)
+                worst = max(worst, excess)
                 print(f"{label:28} {size_in:7.0f} {size_out:8.0f} {budget:>7} {extra:10.0f}  {verdict}")
         np.save(work / "v.npy", rng.standard_normal((1000, 1000)))
         np.save(work / "v22.npy", rng.standard_normal((2, 2)))
@@ -92,27 +86,9 @@ def main() -> None:
         ]
         for label, arguments, size_in in drawings:
             for budget in ("256M", "1G"):
-                code, rss, stderr = peak(
-                    [
-                        "explain",
-                        *arguments,
-                        "--s",
-                        "2",
-                        "--padding",
-                        "same",
-                        "--ones",
-                        "--max-memory",
-                        budget,
-                    ],
-                    work,
-                )
-                extra = rss - base
-                limit = int(budget[:-1]) * (1024 if budget.endswith("G") else 1)
-                if code == 0:
-                    verdict = "ok" if extra <= limit + CONSTANT_MIB else "OVER"
-                    worst = max(worst, extra - limit)
-                else:
-                    verdict = "refused: " + stderr.split("; ")[-1]
+                args = ["explain", *arguments, "--s", "2", "--padding", "same", "--ones"]
+                extra, verdict, excess = judged(args, budget, work, base)
+                worst = max(worst, excess)
                 print(f"{label:28} {size_in:7.0f} {'':>8} {budget:>7} {extra:10.0f}  {verdict}")
         print(f"largest excess over the budget: {worst:.0f} MiB (allowed {CONSTANT_MIB})")
 

@@ -7,14 +7,19 @@ of the model must accept exactly the sizes the framework ran, and give the same 
 
 from __future__ import annotations
 
+import io
 import json
+import struct
 import sys
+import time
+import tracemalloc
+import zipfile
 from typing import Any
 
 import pytest
 from helpers import GOLDEN, load
 
-from deconv_cli.core.net import keras, solve
+from deconv_cli.core.net import keras, keras_config, layers, onnx_checks, solve
 from deconv_cli.core.net import onnx as onnx_reader
 from deconv_cli.core.net.graph import Network
 from deconv_cli.errors import DeconvError, ExitCode
@@ -201,6 +206,170 @@ def test_keras_models_deconv_cannot_read_give_one_line_errors(source, message, c
     assert "\n" not in str(error.value)
 
 
+# ---- Keras: malformed and hostile files -------------------------------------------------------
+
+
+def _sequential(*layer_list: dict[str, Any]) -> dict[str, Any]:
+    first = {"class_name": "InputLayer", "config": {"name": "x", "batch_shape": [None, None, None, 1]}}
+    return {"class_name": "Sequential", "config": {"layers": [first, *layer_list]}}
+
+
+def _zero_padding(padding: Any) -> dict[str, Any]:
+    return _sequential({"class_name": "ZeroPadding2D", "config": {"name": "z", "padding": padding}})
+
+
+def _calling_c(inbound: Any) -> dict[str, Any]:
+    """A Functional model whose conv 'c' is called with ``inbound``."""
+    model = json.loads(json.dumps(KERAS2))
+    model["config"]["layers"][1:] = [
+        {"class_name": "Conv2D", "name": "c", "config": {"kernel_size": [3, 3]}, "inbound_nodes": inbound}
+    ]
+    return model
+
+
+def _conv(**config: Any) -> dict[str, Any]:
+    return _sequential({"class_name": "Conv2D", "config": {"name": "c", "kernel_size": [3, 3], **config}})
+
+
+def _keras_zip(config: bytes) -> bytearray:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as written:
+        written.writestr("config.json", config)
+    return bytearray(archive.getvalue())
+
+
+def _zip_with(patch: str) -> bytes:
+    """A .keras file of a well-formed model, then damaged: its deflate data, its encryption flag
+    or its compression method (99, AES, which zipfile does not read)."""
+    data = _keras_zip(json.dumps(_conv()).encode())
+    local, central = data.find(b"PK\x03\x04"), data.find(b"PK\x01\x02")
+    if patch == "deflate":
+        data[local + 30 + len("config.json")] = 0xFF  # a deflate block of the reserved type 3
+    elif patch == "encrypted":
+        data[local + 6] |= 1
+        data[central + 8] |= 1
+    else:
+        data[local + 8 : local + 10] = data[central + 10 : central + 12] = struct.pack("<H", 99)
+    return bytes(data)
+
+
+HOSTILE_KERAS = [
+    (
+        '{"class_name": "Sequential", "config": null}',
+        r"not a Keras model: its config has no list of 'layers' \(got null\)",
+    ),
+    (
+        '{"class_name": "Sequential", "config": {"layers": [1]}}',
+        r"not a Keras model: layer 0 is 1, not an object",
+    ),
+    (_zero_padding(None), r"layer 'z' \(ZeroPadding2D\): padding must be an integer \(got null\)"),
+    (_zero_padding("abc"), r"layer 'z' \(ZeroPadding2D\): padding must be an integer \(got \"abc\"\)"),
+    (_zero_padding([1.5, 2]), r"layer 'z' \(ZeroPadding2D\): padding must be an integer \(got 1.5\)"),
+    (
+        _zero_padding([[1], [2]]),
+        r"layer 'z' \(ZeroPadding2D\): padding must be an int, or per axis an int or a \(begin, end\) "
+        r"pair \(got \[\[1\], \[2\]\]\)",
+    ),
+    (
+        {"class_name": "Functional", "config": {"input_layers": [["x", 0, 0]]}},
+        r"not a Keras model: its config has no list of 'layers'",
+    ),
+    (_sequential({"config": {"name": "c"}}), r"not a Keras model: layer 1 \('c'\) has no 'class_name'"),
+    (
+        _sequential({"class_name": "Conv2D", "name": "c"}),
+        r"not a Keras model: layer 1 \('c'\) has no 'config'",
+    ),
+    (
+        _sequential({"class_name": "Conv2D", "config": {}}),
+        r"not a Keras model: layer 1 \(Conv2D\) has no 'name'",
+    ),
+    (
+        _sequential({"class_name": "Resizing", "config": {"name": "r", "width": 8}}),
+        r"layer 'r' \(Resizing\) has no 'height'",
+    ),
+    (
+        _sequential(
+            {
+                "class_name": "Conv2DTranspose",
+                "config": {"name": "t", "kernel_size": 3, "output_padding": "x"},
+            }
+        ),
+        r"layer 't' \(Conv2DTranspose\): output_padding must be an integer \(got \"x\"\)",
+    ),
+    (
+        _calling_c([[["x"]]]),
+        r"not a Keras model: layer 'c', inbound node 0: an input is not \[layer, node, tensor, kwargs\] "
+        r"\(got \[\"x\"\]\)",
+    ),
+    (_calling_c("abc"), r"not a Keras model: layer 'c': its inbound_nodes is \"abc\", not a list"),
+    (
+        _calling_c([{"args": [{"class_name": "__keras_tensor__", "config": {"keras_history": ["x"]}}]}]),
+        r"not a Keras model: layer 'c', inbound node 0: its keras_history is not \[layer, node, tensor\]",
+    ),
+    (
+        json.dumps(_conv()).replace('"kernel_size": [3, 3]', f'"kernel_size": [{"9" * 5000}, 3]'),
+        r"layer 'c' \(Conv2D\): kernel_size must be an integer of at most 9 digits "
+        r"\(got 9999999999\.\.\. \(5000 digits\)\)",
+    ),
+    (_conv(strides=[10**9, 1]), r"strides must be an integer of at most 9 digits \(got 1000000000\)"),
+    ('{"config":' + "[" * 100_000 + "]" * 100_000 + "}", r"not a Keras model .*: maximum recursion depth"),
+    (_zip_with("deflate"), r"not a Keras model .*: Error -3 while decompressing data: invalid block type"),
+    (_zip_with("encrypted"), r"not a Keras model: its config.json is encrypted"),
+    (_zip_with("method 99"), r"not a Keras model .*: That compression method is not supported"),
+]
+
+
+@pytest.mark.parametrize(("source", "message"), HOSTILE_KERAS)
+def test_malformed_keras_models_give_one_line_runtime_errors(source, message):
+    with pytest.raises(DeconvError, match=message) as error:
+        keras.network(source if isinstance(source, str | bytes) else json.dumps(source))
+    assert error.value.exit_code == ExitCode.FAILURE
+    assert "\n" not in str(error.value)
+    assert len(str(error.value)) < 300
+
+
+def test_keras_parameters_of_nine_digits_are_still_read():
+    read = keras.network(json.dumps(_conv(kernel_size=[999_999_999, 3], padding="same")))
+    assert read.nodes[1].axes[0](5) == 5
+
+
+def test_a_keras_structure_no_check_foresees_still_gives_one_line():
+    nested: Any = {"class_name": "__keras_tensor__", "config": {"keras_history": ["x", 0, 0]}}
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(DeconvError, match=r"not a readable Keras model: RecursionError") as error:
+        keras.network(_calling_c([{"args": [nested]}]))
+    assert error.value.exit_code == ExitCode.FAILURE
+
+
+def test_a_bug_in_deconvs_layer_arithmetic_stays_a_traceback(monkeypatch):
+    def broken(*args: Any) -> None:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(layers, "_framework", broken)  # inside layers.conv
+    with pytest.raises(TypeError, match="a bug"):
+        keras.network(json.dumps(_conv()))
+
+
+def test_a_keras_zip_bomb_is_refused_by_its_declared_size_without_inflating(monkeypatch):
+    monkeypatch.setattr(keras_config, "MAX_CONFIG", 64 << 10)
+    bomb = bytes(_keras_zip(b'{"config": "' + b" " * (8 << 20) + b'"}'))
+    assert len(bomb) < 64 << 10
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(
+            DeconvError, match=r"not a Keras model: its config.json inflates to \d+ bytes, past the 65536"
+        ) as error:
+            keras.network(bomb)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert error.value.exit_code == ExitCode.FAILURE
+    assert peak < 1 << 20
+    assert time.perf_counter() - started < 1
+
+
 # ---- ONNX -------------------------------------------------------------------------------------
 
 
@@ -338,6 +507,182 @@ def test_without_the_onnx_package_the_error_names_the_extra(monkeypatch):
     ) as error:
         onnx_reader.network(b"")
     assert error.value.exit_code == ExitCode.FAILURE
+
+
+# ---- ONNX: malformed and hostile graphs -------------------------------------------------------
+
+
+def _resize_by(scale: float) -> bytes:
+    from onnx import TensorProto, helper
+
+    scales = helper.make_tensor("scales", TensorProto.FLOAT, [4], [1.0, 1.0, scale, 2.0])
+    return _model([helper.make_node("Resize", ["x", "", "scales"], ["y"], name="up")], [scales], rank=2)
+
+
+def _upsample_by_nan() -> bytes:
+    from onnx import helper
+
+    node = helper.make_node("Upsample", ["x"], ["y"], name="up", scales=[1.0, 1.0, float("nan")])
+    return _opset([node], [], 7)  # the opsets whose Upsample takes scales as an attribute
+
+
+def _pad(pads: list[int], axes: list[int] | None = None) -> bytes:
+    from onnx import helper
+
+    inputs, initializers = ["x", "pads"], [_ints("pads", pads)]
+    if axes is not None:
+        inputs, initializers = [*inputs, "", "axes"], [*initializers, _ints("axes", axes)]
+    return _model([helper.make_node("Pad", inputs, ["y"], name="pad1")], initializers, rank=2)
+
+
+def _uneven_slice() -> bytes:
+    from onnx import helper
+
+    node = helper.make_node("Slice", ["x", "starts", "ends"], ["y"], name="crop")
+    return _model([node], [_ints("starts", [1, 1]), _ints("ends", [-1])], rank=2)
+
+
+def _resize_one_axis_to_four_sizes() -> bytes:
+    from onnx import helper
+
+    node = helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="resize", axes=[2])
+    return _model([node], [_ints("sizes", [1, 1, 8, 8])], rank=2)
+
+
+def _short_output_shape() -> bytes:
+    from onnx import TensorProto, helper
+
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 3, 3], [1.0] * 9)
+    node = helper.make_node(
+        "ConvTranspose", ["x", "w"], ["y"], name="up", kernel_shape=[3, 3], strides=[2, 2], output_shape=[5]
+    )
+    return _model([node], [weight], rank=2)
+
+
+def _auto_pad_not_utf8() -> bytes:
+    from onnx import TensorProto, helper
+
+    weight = helper.make_tensor("w", TensorProto.FLOAT, [1, 1, 3], [1.0] * 3)
+    node = helper.make_node("Conv", ["x", "w"], ["y"], name="conv", kernel_shape=[3], auto_pad=b"\xff")
+    return _model([node], [weight])
+
+
+HOSTILE_ONNX = [
+    (
+        lambda: _resize_by(float("nan")),
+        r"node 'up' \(Resize\): scales must be finite numbers \(got \[1.0, 1.0, nan, 2.0\]\)",
+    ),
+    (
+        lambda: _resize_by(float("inf")),
+        r"node 'up' \(Resize\): scales must be finite numbers \(got \[1.0, 1.0, inf, 2.0\]\)",
+    ),
+    (_upsample_by_nan, r"node 'up' \(Upsample\): scales must be finite numbers \(got \[1.0, 1.0, nan\]\)"),
+    (
+        lambda: _pad([0, 0, 1]),
+        r"node 'pad1' \(Pad\): pads has 3 values, expected 2 per axis of a rank-4 input \(8\)",
+    ),
+    (
+        lambda: _pad([0] * 10),
+        r"node 'pad1' \(Pad\): pads has 10 values, expected 2 per axis of a rank-4 input \(8\)",
+    ),
+    (
+        lambda: _pad([0] * 8, [2, 3]),
+        r"node 'pad1' \(Pad\): pads has 8 values, expected 2 per axis in axes \(4\)",
+    ),
+    (lambda: _pad([1, 1], [7]), r"node 'pad1' \(Pad\): pads on axis 7, outside a rank-4 input"),
+    (
+        _uneven_slice,
+        r"node 'crop' \(Slice\): starts, ends must have one value per sliced axis \(got starts 2, ends 1\)",
+    ),
+    (_resize_one_axis_to_four_sizes, r"node 'resize' \(Resize\): sizes has 4 values for the 1 axes in axes"),
+    (_short_output_shape, r"node 'up' \(ConvTranspose\): output_shape has 1 values for 2 spatial axes"),
+    (_auto_pad_not_utf8, r"node 'conv' \(Conv\): attribute auto_pad is not UTF-8 text \(got b'\\xff'\)"),
+]
+
+
+@pytest.mark.parametrize(("build", "message"), HOSTILE_ONNX)
+def test_malformed_onnx_graphs_give_one_line_runtime_errors(build, message):
+    needs_onnx()
+    with pytest.raises(DeconvError, match=message) as error:
+        onnx_reader.network(build())
+    assert error.value.exit_code == ExitCode.FAILURE
+    assert "\n" not in str(error.value)
+
+
+def test_an_onnx_structure_no_check_foresees_still_gives_one_line():
+    needs_onnx()
+    from onnx import helper
+
+    nodes = [helper.make_node("Relu", ["x"], [], name="no_output")]
+    with pytest.raises(
+        DeconvError, match=r"not a readable ONNX model: IndexError: list index out of range"
+    ) as error:
+        onnx_reader.network(_model(nodes))
+    assert error.value.exit_code == ExitCode.FAILURE
+
+
+def test_a_bug_in_deconvs_layer_arithmetic_on_an_onnx_model_stays_a_traceback(monkeypatch):
+    needs_onnx()
+    from onnx import helper
+
+    def broken(*args: Any) -> None:
+        raise TypeError("a bug")
+
+    monkeypatch.setattr(layers, "Term", broken)  # inside layers.pad
+    with pytest.raises(TypeError, match="a bug"):
+        onnx_reader.network(_model([helper.make_node("Pad", ["x", "pads"], ["y"])], [_ints("pads", [0] * 6)]))
+
+
+def _constant_of_shape(shape: list[int], output: str) -> list[Any]:
+    from onnx import TensorProto, helper
+
+    zero = helper.make_tensor("zero", TensorProto.INT64, [1], [0])
+    return [
+        helper.make_node("ConstantOfShape", [f"{output}_shape"], [output], value=zero),
+        _ints(f"{output}_shape", shape),
+    ]
+
+
+def test_a_constant_too_large_to_fold_is_not_computed_when_nothing_needs_it(monkeypatch):
+    needs_onnx()
+    import onnx.reference  # noqa: F401  (imported before memory is counted)
+    from onnx import helper
+
+    monkeypatch.setattr(onnx_checks, "FOLD_LIMIT", 1000)
+    make, shape = _constant_of_shape([1000, 1000], "big")  # 8 MB of int64 once computed
+    nodes = [
+        make,
+        helper.make_node("ReduceSum", ["big"], ["sum"], keepdims=0),
+        helper.make_node("MaxPool", ["x"], ["y"], name="pool", kernel_shape=[2]),
+    ]
+    data = _model(nodes, [shape])
+    tracemalloc.start()
+    try:
+        read = onnx_reader.network(data)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [node.kind for node in read.nodes] == ["input", "max_pool"]
+    assert peak < 2 << 20
+
+
+def test_a_constant_too_large_to_fold_that_deconv_needs_is_named(monkeypatch):
+    needs_onnx()
+    from onnx import helper
+
+    monkeypatch.setattr(onnx_checks, "FOLD_LIMIT", 4)
+    make, shape = _constant_of_shape([6], "pads")  # six zeros, past a limit of four
+    nodes = [
+        make,
+        helper.make_node("Pad", ["x", "pads"], ["p"], name="pad"),
+        helper.make_node("Concat", ["p", "x"], ["y"], name="join", axis=1),
+    ]
+    with pytest.raises(
+        DeconvError,
+        match=r"node 'pad' \(Pad\): pads comes from constants deconv does not compute \(an operator it "
+        r"does not fold, or a result of more than 4 elements\)",
+    ):
+        onnx_reader.network(_model(nodes, [shape]))
 
 
 # ---- end to end: `deconv net MODEL` -----------------------------------------------------------

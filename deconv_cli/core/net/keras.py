@@ -9,14 +9,13 @@ layer that could and that deconv does not know is refused with one line naming i
 
 from __future__ import annotations
 
-import io
 import json
 import re
-import zipfile
 from typing import Any
 
-from deconv_cli.core.net import layers
+from deconv_cli.core.net import keras_config, layers, malformed
 from deconv_cli.core.net.graph import Network, Node, SizeMap
+from deconv_cli.core.net.keras_config import MAX_DIGITS, Long, brief, config_of, corrupt
 from deconv_cli.errors import DeconvError, ExitCode
 
 # layers whose output has their input's spatial size, whatever their parameters
@@ -35,26 +34,6 @@ _POOL = re.compile(r"(Max|Average|Avg)Pool(?:ing)?([123])D$")
 _RESHAPE = re.compile(r"(UpSampling|ZeroPadding|Cropping)([123])D$")
 
 
-def config_of(source: bytes | str | dict[str, Any]) -> dict[str, Any]:
-    """The model config from ``model.to_json()`` text or a ``.keras`` file's bytes."""
-    if isinstance(source, dict):
-        return source
-    data = source.encode() if isinstance(source, str) else source
-    try:
-        if data[:2] == b"PK":
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                data = archive.read("config.json")
-        config = json.loads(data)
-    except (zipfile.BadZipFile, KeyError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DeconvError(
-            f"not a Keras model (model.to_json() or a .keras file): {message}", ExitCode.FAILURE
-        ) from None
-    if not isinstance(config, dict) or "config" not in config:
-        raise DeconvError("not a Keras model config: no 'config' key at the top", ExitCode.FAILURE)
-    return config
-
-
 def network(source: bytes | str | dict[str, Any]) -> Network:
     """The network a Keras model config describes (``deconv net model.json``).
 
@@ -67,80 +46,133 @@ def network(source: bytes | str | dict[str, Any]) -> Network:
     ([('x', 'input'), ('c', 'conv')], 4)
     """
     model = config_of(source)
+    return malformed.read("Keras model", (__name__, keras_config.__name__), lambda: _model(model))
+
+
+def _model(model: dict[str, Any]) -> Network:
     if model.get("class_name") == "Sequential":
-        return _sequential(model["config"])
+        return _sequential(model.get("config"))
     if model.get("class_name") not in ("Functional", "Model"):
         raise DeconvError(
-            f"not a Keras Functional or Sequential model (class_name {model.get('class_name')!r})",
+            f"not a Keras Functional or Sequential model (class_name {brief(model.get('class_name'))})",
             ExitCode.FAILURE,
         )
-    return _functional(model["config"])
+    return _functional(model.get("config"))
 
 
 def _rank(shape: Any, name: str) -> int:
     if not isinstance(shape, list) or len(shape) < 3:
         raise DeconvError(
-            f"input {name!r} has shape {shape}: deconv needs (batch, spatial..., channels), "
+            f"input {name!r} has shape {brief(shape)}: deconv needs (batch, spatial..., channels), "
             "1 to 3 spatial axes"
         )
     return len(shape) - 2
 
 
 def _input_shape(layer: dict[str, Any]) -> Any:
-    config = layer.get("config", {})
+    config = layer["config"]
     return config.get("batch_shape", config.get("batch_input_shape"))
 
 
-def _sequential(config: dict[str, Any]) -> Network:
-    entries = config.get("layers", [])
-    if entries and entries[0].get("class_name") == "InputLayer":
-        first, entries = entries[0], entries[1:]
-        name, shape = first["config"].get("name", "input"), _input_shape(first)
-    elif entries:
-        name, shape = (
-            "input",
-            _input_shape(entries[0]) or entries[0].get("build_config", {}).get("input_shape"),
-        )
-    else:
+def _layers(config: Any) -> list[dict[str, Any]]:
+    """The config's layer entries, each checked to have a ``class_name`` and a ``config``."""
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        raise corrupt(f"its config has no list of 'layers' (got {brief(config)})")
+    entries: list[dict[str, Any]] = config["layers"]
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            raise corrupt(f"layer {index} is {brief(entry)}, not an object")
+        inner = entry.get("config")
+        name = entry.get("name", inner.get("name") if isinstance(inner, dict) else None)
+        label = f"layer {index}" + (f" ({name!r})" if isinstance(name, str) else "")
+        for key, kind in (("class_name", str), ("config", dict)):
+            if key not in entry:
+                raise corrupt(f"{label} has no {key!r}")
+            if not isinstance(entry[key], kind):
+                raise corrupt(f"{label}: {key} is {brief(entry[key])}")
+    return entries
+
+
+def _name(entry: dict[str, Any], index: int, default: str | None = None) -> str:
+    name = entry.get("name", entry["config"].get("name", default))
+    if not isinstance(name, str):
+        raise corrupt(f"layer {index} ({entry['class_name']}) has no 'name'")
+    return name
+
+
+def _sequential(config: Any) -> Network:
+    entries = _layers(config)
+    if not entries:
         raise DeconvError("the Sequential model has no layers", ExitCode.FAILURE)
+    first, start = entries[0], 0
+    if first["class_name"] == "InputLayer":
+        name, shape, start = _name(first, 0, "input"), _input_shape(first), 1
+    else:
+        build = first.get("build_config")
+        name = "input"
+        shape = _input_shape(first) or (build.get("input_shape") if isinstance(build, dict) else None)
     rank = _rank(shape, name)
+    channels_first = _channels_first(entries)
     nodes = [Node(name, "input", (), ())]
-    for entry in entries:
-        nodes.append(_node(entry, entry["config"]["name"], (nodes[-1].name,), rank, _channels_first(entries)))
+    for index in range(start, len(entries)):
+        entry = entries[index]
+        nodes.append(_node(entry, _name(entry, index), (nodes[-1].name,), rank, channels_first))
     return Network(tuple(nodes), rank)
 
 
-def _history(argument: Any) -> list[tuple[str, int]]:
+def _history(argument: Any, where: str) -> list[tuple[str, int]]:
     """(layer, node index) of every Keras tensor in a Keras 3 call argument."""
     if isinstance(argument, dict) and argument.get("class_name") == "__keras_tensor__":
-        layer, node, _ = argument["config"]["keras_history"]
-        return [(layer, node)]
+        config = argument.get("config")
+        history = config.get("keras_history") if isinstance(config, dict) else None
+        return [_source(history, where, "its keras_history is not [layer, node, tensor]")]
     if isinstance(argument, list | tuple):
-        return [found for item in argument for found in _history(item)]
+        return [found for item in argument for found in _history(item, where)]
     if isinstance(argument, dict):
-        return [found for item in argument.values() for found in _history(item)]
+        return [found for item in argument.values() for found in _history(item, where)]
     return []
 
 
-def _inbound(node: Any) -> list[tuple[str, int]]:
+def _source(entry: Any, where: str, problem: str) -> tuple[str, int]:
+    """(layer, node index) from ``[layer, node, tensor, ...]``."""
+    if not (
+        isinstance(entry, list)
+        and len(entry) >= 3
+        and isinstance(entry[0], str)
+        and isinstance(entry[1], int)
+        and not isinstance(entry[1], bool)
+    ):
+        raise corrupt(f"{where}: {problem} (got {brief(entry)})")
+    return entry[0], entry[1]
+
+
+def _inbound(node: Any, where: str) -> list[tuple[str, int]]:
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
-        return _history(node.get("args", []))
-    return [(entry[0], entry[1]) for entry in node]  # Keras 2: [[name, node, tensor, kwargs], ...]
+        return _history(node.get("args", []), where)
+    if not isinstance(node, list):  # Keras 2: [[name, node, tensor, kwargs], ...]
+        raise corrupt(f"{where} is {brief(node)}, not [[layer, node, tensor, kwargs], ...]")
+    return [_source(entry, where, "an input is not [layer, node, tensor, kwargs]") for entry in node]
 
 
-def _functional(config: dict[str, Any]) -> Network:
+def _functional(config: Any) -> Network:
+    entries = _layers(config)
     inputs = config.get("input_layers", [])
-    inputs = [inputs] if inputs and isinstance(inputs[0], str) else inputs
+    inputs = [inputs] if isinstance(inputs, list) and inputs and isinstance(inputs[0], str) else inputs
+    if not isinstance(inputs, list):
+        raise corrupt(f"its input_layers is {brief(inputs)}, not [[layer, node, tensor], ...]")
     if len(inputs) != 1:
         raise DeconvError(f"the model has {len(inputs)} inputs; deconv analyses models with one input")
-    entries = {
-        entry["name"] if "name" in entry else entry["config"]["name"]: entry for entry in config["layers"]
-    }
+    if not (isinstance(inputs[0], list) and inputs[0] and isinstance(inputs[0][0], str)):
+        raise corrupt(f"its input_layers is {brief(inputs)}, not [[layer, node, tensor]]")
     calls: dict[tuple[str, int], str] = {}  # (layer, node index) -> the node's name in the network
     nodes: list[Node] = []
     rank = 0
-    for name, entry in entries.items():
+    channels_first = _channels_first(entries)
+    for index, entry in enumerate(entries):
+        name = _name(entry, index)
         inbound = entry.get("inbound_nodes", [])
+        if not isinstance(inbound, list):
+            raise corrupt(f"layer {name!r}: its inbound_nodes is {brief(inbound)}, not a list")
         if entry["class_name"] == "InputLayer" or not inbound:
             if name != inputs[0][0]:
                 raise DeconvError(
@@ -150,11 +182,12 @@ def _functional(config: dict[str, Any]) -> Network:
             nodes.insert(0, Node(name, "input", (), ()))
             calls[(name, 0)] = name
             continue
-        for index, call in enumerate(inbound):
-            node_name = name if len(inbound) == 1 else f"{name}#{index}"
-            sources = tuple(calls.get(item, f"{item[0]}#{item[1]}") for item in _inbound(call))
-            calls[(name, index)] = node_name
-            nodes.append(_node(entry, node_name, sources, rank, _channels_first(config["layers"])))
+        for call_index, call in enumerate(inbound):
+            node_name = name if len(inbound) == 1 else f"{name}#{call_index}"
+            where = f"layer {name!r}, inbound node {call_index}"
+            sources = tuple(calls.get(item, f"{item[0]}#{item[1]}") for item in _inbound(call, where))
+            calls[(name, call_index)] = node_name
+            nodes.append(_node(entry, node_name, sources, rank, channels_first))
     if not nodes or nodes[0].kind != "input":
         raise DeconvError("the model config has no InputLayer", ExitCode.FAILURE)
     return Network(tuple(nodes), rank)
@@ -162,41 +195,73 @@ def _functional(config: dict[str, Any]) -> Network:
 
 def _channels_first(entries: list[dict[str, Any]]) -> bool:
     """Whether the model keeps channels before the spatial axes (its layers say so)."""
-    return any(entry.get("config", {}).get("data_format") == "channels_first" for entry in entries)
+    return any(entry["config"].get("data_format") == "channels_first" for entry in entries)
 
 
-def _per_axis(value: Any, rank: int, name: str, key: str) -> list[Any]:
+def _integer(value: Any, key: str) -> int:
+    """A layer's integer parameter, of at most ``MAX_DIGITS`` digits."""
+    if isinstance(value, Long) or (isinstance(value, int) and abs(value) >= 10**MAX_DIGITS):
+        digits = str(value)
+        shown = digits if len(digits) <= 20 else f"{digits[:10]}... ({len(digits)} digits)"
+        raise DeconvError(
+            f"{key} must be an integer of at most {MAX_DIGITS} digits (got {shown})", ExitCode.FAILURE
+        )
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DeconvError(f"{key} must be an integer (got {brief(value)})", ExitCode.FAILURE)
+    return value
+
+
+def _per_axis(value: Any, rank: int, key: str) -> list[Any]:
     values = value if isinstance(value, list | tuple) else [value] * rank
     if len(values) != rank:
-        raise DeconvError(f"layer {name!r}: {key} has {len(values)} values for {rank} spatial axes")
+        raise DeconvError(f"{key} has {len(values)} values for {rank} spatial axes", ExitCode.FAILURE)
     return list(values)
 
 
-def _pairs(value: Any, rank: int, name: str, key: str) -> list[tuple[int, int]]:
+def _pairs(value: Any, rank: int, key: str) -> list[tuple[int, int]]:
     """ZeroPadding / Cropping amounts: an int, one (begin, end) pair (1-D) or one per axis."""
-    if isinstance(value, int):
-        return [(value, value)] * rank
-    if rank == 1 and len(value) == 2 and all(isinstance(v, int) for v in value):
-        return [(value[0], value[1])]
-    return [(v, v) if isinstance(v, int) else (v[0], v[1]) for v in _per_axis(value, rank, name, key)]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return [(_integer(value, key), _integer(value, key))] * rank
+    if rank == 1 and isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value):
+        return [(_integer(value[0], key), _integer(value[1], key))]
+    pairs = []
+    for item in _per_axis(value, rank, key):
+        pair = item if isinstance(item, list | tuple) else [item, item]
+        if len(pair) != 2:
+            raise DeconvError(
+                f"{key} must be an int, or per axis an int or a (begin, end) pair (got {brief(value)})",
+                ExitCode.FAILURE,
+            )
+        pairs.append((_integer(pair[0], key), _integer(pair[1], key)))
+    return pairs
 
 
 def _node(
     entry: dict[str, Any], name: str, inputs: tuple[str, ...], rank: int, channels_first: bool = False
 ) -> Node:
-    cls, config = entry["class_name"], entry.get("config", {})
+    cls, config = entry["class_name"], entry["config"]
 
     def named(make: Any) -> Any:
         try:
             return make()
         except DeconvError as error:
-            raise DeconvError(f"layer {name!r} ({cls}): {error}") from None
+            raise DeconvError(f"layer {name!r} ({cls}): {error}", error.exit_code) from None
 
     def axes(make: Any) -> tuple[SizeMap, ...]:
         return tuple(named(lambda: tuple(make(axis) for axis in range(rank))))
 
-    def get(key: str, default: Any = None) -> list[Any]:
-        return _per_axis(config.get(key, default), rank, name, key)
+    def get(key: str, default: Any = None) -> list[int]:
+        return list(named(lambda: [_integer(v, key) for v in _per_axis(config.get(key, default), rank, key)]))
+
+    def text(key: str, default: str) -> str:
+        value = config.get(key, default)
+        if not isinstance(value, str):
+            raise DeconvError(
+                f"layer {name!r} ({cls}): {key} must be a string such as 'same' or 'valid' "
+                f"(got {brief(value)})",
+                ExitCode.FAILURE,
+            )
+        return value
 
     shown = tuple(
         (key, json.dumps(config[key]))
@@ -205,7 +270,7 @@ def _node(
         if key in config
     )  # fmt: skip
     if cls in ("Concatenate",):
-        axis = config.get("axis", -1)
+        axis = named(lambda: _integer(config.get("axis", -1), "axis"))
         if axis not in ((1, -rank - 1) if channels_first else (-1, rank + 1)):
             raise DeconvError(f"layer {name!r} (Concatenate) joins along axis {axis}, a spatial axis")
         return Node(name, "concat", inputs, (), shown, "keras")
@@ -219,12 +284,13 @@ def _node(
             f"layer {name!r} ({cls}) is {match.groups()[-1]}-D in a network with {rank} spatial axes"
         )
     if _CONV_T.fullmatch(cls) or _CONV.fullmatch(cls):
-        named(lambda: layers.strides_with_dilation("keras", get("strides", 1), get("dilation_rate", 1)))
-    if _CONV_T.fullmatch(cls):
         kernel, strides, dilation = get("kernel_size"), get("strides", 1), get("dilation_rate", 1)
-        extra = config.get("output_padding")
-        extra = [None] * rank if extra is None else _per_axis(extra, rank, name, "output_padding")
-        padding = config.get("padding", "valid")
+        named(lambda: layers.strides_with_dilation("keras", strides, dilation))
+    if _CONV_T.fullmatch(cls):
+        extra: list[int | None] = [None] * rank
+        if config.get("output_padding") is not None:
+            extra = list(get("output_padding"))
+        padding = text("padding", "valid")
         return Node(
             name,
             "conv_transpose",
@@ -238,8 +304,7 @@ def _node(
             "keras",
         )
     if _CONV.fullmatch(cls):
-        kernel, strides, dilation = get("kernel_size"), get("strides", 1), get("dilation_rate", 1)
-        padding = config.get("padding", "valid")
+        padding = text("padding", "valid")
 
         def conv(a: int) -> SizeMap:
             if padding == "causal":  # left padding by the dilated kernel, as an explicit pair
@@ -254,7 +319,7 @@ def _node(
     if pool:
         size = get("pool_size")
         strides = size if config.get("strides") is None else get("strides")
-        padding = config.get("padding", "valid")
+        padding = text("padding", "valid")
         kind = "max_pool" if pool.group(1) == "Max" else "avg_pool"
         return Node(
             name,
@@ -271,15 +336,18 @@ def _node(
             name, "upsample", inputs, axes(lambda a: layers.upsample("keras", size[a])), shown, "keras"
         )
     if reshape and reshape.group(1) == "ZeroPadding":
-        pairs = _pairs(config.get("padding", 1), rank, name, "padding")
+        pairs = named(lambda: _pairs(config.get("padding", 1), rank, "padding"))
         return Node(name, "pad", inputs, axes(lambda a: layers.pad(*pairs[a])), shown, "keras")
     if reshape:
-        pairs = _pairs(config.get("cropping", 0), rank, name, "cropping")
+        pairs = named(lambda: _pairs(config.get("cropping", 0), rank, "cropping"))
         return Node(name, "crop", inputs, axes(lambda a: layers.crop(*pairs[a])), shown, "keras")
     if cls == "Resizing":
         if rank != 2:
             raise DeconvError(f"layer {name!r} (Resizing) is 2-D in a network with {rank} spatial axes")
-        sizes = [config["height"], config["width"]]
+        missing = [key for key in ("height", "width") if key not in config]
+        if missing:
+            raise DeconvError(f"layer {name!r} (Resizing) has no {missing[0]!r}", ExitCode.FAILURE)
+        sizes = [named(lambda key=key: _integer(config[key], key)) for key in ("height", "width")]
         return Node(name, "resize", inputs, axes(lambda a: layers.resize(sizes[a])), shown, "keras")
     if cls in NEUTRAL and not (channels_first and cls in ("Dense", "EinsumDense")):  # Dense: last axis
         return Node(name, "identity", inputs, (), shown, "keras")

@@ -11,14 +11,12 @@ spatial tensor, or parameters computed at run time from tensor shapes, is refuse
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
-from deconv_cli.core.frameworks import FRAMEWORKS
-from deconv_cli.core.geometry import Axis, Options
-from deconv_cli.core.geometry import Padding as Crop
-from deconv_cli.core.net import layers
-from deconv_cli.core.net.graph import Network, Node, SizeMap, Term
+from deconv_cli.core.net import malformed
+from deconv_cli.core.net import onnx_checks as checks
+from deconv_cli.core.net.graph import Network, Node, SizeMap
+from deconv_cli.core.net.onnx_maps import POOLS, SizeMaps
 from deconv_cli.errors import DeconvError, ExitCode
 
 INSTALL = "pip install 'deconv-cli[onnx]'"
@@ -34,8 +32,8 @@ NEUTRAL = {
 }  # fmt: skip
 # elementwise with broadcasting: a join of two spatial inputs, a pass-through with a constant
 ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "And", "Or", "Where"}
-POOLS = {"MaxPool": "max_pool", "AveragePool": "avg_pool", "LpPool": "avg_pool"}
 _DYNAMIC = "dynamic"  # a value computed at run time (from Shape, ...), not a constant
+_UNFOLDED = "unfolded"  # a constant deconv did not compute (see _fold)
 
 
 def _onnx() -> Any:
@@ -59,10 +57,10 @@ def network(source: bytes | Any) -> Network:
             raise DeconvError(f"not an ONNX model: {type(error).__name__}", ExitCode.FAILURE) from None
     else:
         model = source
-    return _Reader(onnx, model.graph).read()
+    return malformed.read("ONNX model", (__name__, checks.__name__), _Reader(onnx, model.graph).read)
 
 
-class _Reader:
+class _Reader(SizeMaps):
     def __init__(self, onnx: Any, graph: Any) -> None:
         self.onnx = onnx
         self.graph = graph
@@ -112,6 +110,12 @@ class _Reader:
     def _constant(self, name: str, node: Any, what: str) -> Any:
         """A constant input of ``node``; an error when it is computed at run time."""
         value = self._value(name)
+        if value is _UNFOLDED:
+            raise DeconvError(
+                f"node {self._label(node)}: {what} comes from constants deconv does not compute "
+                f"(an operator it does not fold, or a result of more than {checks.FOLD_LIMIT} elements); "
+                "export with constant parameters, or describe the net in deconv's text format"
+            )
         if value is None or isinstance(value, str):
             raise DeconvError(
                 f"node {self._label(node)}: {what} is computed at run time from tensor shapes; "
@@ -120,9 +124,24 @@ class _Reader:
             )
         return value.tolist()
 
+    def _ints(self, name: str | None, node: Any, what: str) -> list[int]:
+        """A constant input of ``node`` that must be a list of integers."""
+        if name is None:
+            raise DeconvError(f"node {self._label(node)}: has no {what} input", ExitCode.FAILURE)
+        return checks.int_list(self._constant(name, node, what), what)
+
     def _attributes(self, node: Any) -> dict[str, Any]:
         values = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
-        return {k: v.decode() if isinstance(v, bytes) else v for k, v in values.items()}
+        for key, value in values.items():
+            if isinstance(value, bytes):
+                try:
+                    values[key] = value.decode()
+                except UnicodeDecodeError:
+                    raise DeconvError(
+                        f"node {self._label(node)}: attribute {key} is not UTF-8 text (got {value[:20]!r})",
+                        ExitCode.FAILURE,
+                    ) from None
+        return values
 
     def _label(self, node: Any) -> str:
         return f"{node.name or node.output[0]!r} ({node.op_type})"
@@ -148,7 +167,7 @@ class _Reader:
             self._fold(node, bool(spatial))
             return
         data = node.input[0]
-        if op == "Pad" and len(node.input) > 1 and isinstance(self._value(node.input[1]), str):
+        if op == "Pad" and len(node.input) > 1 and self._value(node.input[1]) is _DYNAMIC:
             self.matched[node.output[0]] = node  # read at the join it feeds
             self.spatial[node.output[0]] = self.spatial[data]
             return
@@ -161,7 +180,7 @@ class _Reader:
                 pad = next(self.matched[name] for name in node.input if name in self.matched)
                 self._constant(pad.input[1], pad, "pads")  # the error for run-time pads
         if op in NEUTRAL or (op in ELEMENTWISE and len(spatial) == 1):
-            if op in ELEMENTWISE and any(isinstance(self._value(i), str) for i in node.input[1:]):
+            if op in ELEMENTWISE and any(self._value(i) is _DYNAMIC for i in node.input[1:]):
                 raise DeconvError(f"node {self._label(node)}: an operand is computed at run time")
             self.spatial[node.output[0]] = self.spatial[spatial[0]]
             return
@@ -215,15 +234,21 @@ class _Reader:
 
     def _fold(self, node: Any, shaped: bool) -> None:
         """Compute a node of constants (the exporters build pads and scales that way) with ONNX's
-        reference implementation; a value that depends on a tensor's shape stays unknown."""
+        reference implementation; a value that depends on a tensor's shape stays unknown. It
+        runs on every such node, needed or not, so only on shape arithmetic of bounded size
+        (``onnx_checks.foldable``); other constants stay _UNFOLDED, an error only where deconv needs one."""
         inputs = [name for name in node.input if name]
-        outputs: list[Any] = [_DYNAMIC] * len(node.output)
         values = {name: self._value(name) for name in inputs}
-        if not shaped and all(v is not None and not isinstance(v, str) for v in values.values()):
+        outputs: list[Any] = [_UNFOLDED] * len(node.output)
+        if shaped or any(v is None or v is _DYNAMIC for v in values.values()):
+            outputs = [_DYNAMIC] * len(node.output)
+        elif all(v is not _UNFOLDED for v in values.values()) and checks.foldable(
+            node, list(values.values())
+        ):
             try:
                 outputs = self.onnx.reference.ReferenceEvaluator(node).run(None, values)
-            except Exception:  # an operator the reference lacks: the value stays unknown
-                outputs = [_DYNAMIC] * len(node.output)
+            except Exception:  # an operator the reference lacks, a malformed node: not computed
+                outputs = [_UNFOLDED] * len(node.output)
         for name, value in zip(node.output, outputs, strict=False):
             self.constants[name] = value
 
@@ -241,177 +266,6 @@ class _Reader:
         self.nodes.append(Node(name, kind, inputs, maps, shown, "onnx"))
         self.spatial[node.output[0]] = name
 
-    def _maps(self, node: Any, op: str, attributes: dict[str, Any]) -> tuple[SizeMap, ...]:
-        rank = self.rank
-        try:
-            if op in ("Conv", "ConvTranspose") or op in POOLS:
-                return self._window(node, op, attributes)
-            if op.startswith("Global") and op.endswith("Pool"):
-                return tuple(layers.resize(1) for _ in range(rank))
-            if op in ("Resize", "Upsample"):
-                return self._resize(node, op)
-            if op == "Pad":
-                return self._pad(node, attributes)
-            if op == "Slice":
-                return self._slice(node)
-        except DeconvError as error:
-            if str(error).startswith("node "):
-                raise
-            raise DeconvError(f"node {self._label(node)}: {error}") from None
-        raise DeconvError(
-            f"node {self._label(node)}: deconv does not know how {op} changes spatial sizes; "
-            "supported: Conv, ConvTranspose, pools, Resize, Upsample, Pad, Slice, Concat, "
-            "elementwise joins and shape-neutral operators"
-        )
-
-    def _spatial_ints(self, attributes: dict[str, Any], key: str, default: int) -> list[int]:
-        values = list(attributes.get(key, [default] * self.rank))
-        if len(values) != self.rank:
-            raise DeconvError(f"{key} has {len(values)} values for {self.rank} spatial axes")
-        return values
-
-    def _window(self, node: Any, op: str, attributes: dict[str, Any]) -> tuple[SizeMap, ...]:
-        rank = self.rank
-        if "kernel_shape" in attributes:
-            kernel = self._spatial_ints(attributes, "kernel_shape", 1)
-        else:  # Conv may leave it to the weight's shape
-            weight = next((i for i in self.graph.initializer if i.name == node.input[1]), None)  # dims only
-            if weight is None or len(weight.dims) != rank + 2:
-                raise DeconvError("kernel_shape is neither given nor readable from the weight")
-            kernel = list(weight.dims[2:])
-        strides = self._spatial_ints(attributes, "strides", 1)
-        dilations = self._spatial_ints(attributes, "dilations", 1)
-        auto_pad = attributes.get("auto_pad", "NOTSET")
-        pads = list(attributes.get("pads", [0] * 2 * rank))
-        if len(pads) != 2 * rank:
-            raise DeconvError(f"pads has {len(pads)} values for {rank} spatial axes")
-        modes = {"SAME_UPPER": "same", "SAME_LOWER": "same_lower", "VALID": "valid"}
-        if auto_pad not in ("NOTSET", *modes):
-            raise DeconvError(f"auto_pad must be NOTSET, SAME_UPPER, SAME_LOWER or VALID (got {auto_pad})")
-        paddings: list[str | tuple[int, int]] = [
-            modes[auto_pad] if auto_pad in modes else (pads[a], pads[a + rank]) for a in range(rank)
-        ]
-        if op == "Conv":
-            return tuple(
-                layers.conv("onnx", kernel[a], strides[a], dilations[a], paddings[a]) for a in range(rank)
-            )
-        if op in POOLS:
-            ceil = bool(attributes.get("ceil_mode", 0))
-            return tuple(
-                layers.pool("onnx", kernel[a], strides[a], dilations[a], paddings[a], ceil)
-                for a in range(rank)
-            )
-        extra = self._spatial_ints(attributes, "output_padding", 0)
-        if "output_shape" in attributes:
-            shape = list(attributes["output_shape"])[-rank:]
-            return tuple(
-                self._fixed_output(kernel[a], strides[a], dilations[a], paddings[a], extra[a], shape[a])
-                for a in range(rank)
-            )
-        return tuple(
-            layers.conv_transpose("onnx", kernel[a], strides[a], dilations[a], paddings[a], extra[a])
-            for a in range(rank)
-        )
-
-    def _fixed_output(
-        self, kernel: int, stride: int, dilation: int, padding: str | tuple[int, int], extra: int, size: int
-    ) -> SizeMap:
-        """ConvTranspose with ``output_shape``: that size, for inputs whose full result reaches it
-        (the smallest one found through the single-layer rules, which grow with the input)."""
-        modes = {"same": Crop("same"), "same_lower": Crop("same_lower"), "valid": Crop("valid")}
-        crop = Crop.explicit(*padding) if isinstance(padding, tuple) else modes[padding]
-        options = Options(crop, extra, size)
-        rules = FRAMEWORKS["onnx"]
-
-        def accepts(n: int) -> bool:
-            try:
-                rules.resolve(Axis(n, kernel, stride, dilation), options)
-            except DeconvError:
-                return False
-            return True
-
-        if not accepts(size):  # the largest input it could need: refused whatever the input
-            rules.resolve(Axis(size, kernel, stride, dilation), options)
-        low, high = 1, size
-        while low < high:
-            middle = (low + high) // 2
-            low, high = (low, middle) if accepts(middle) else (middle + 1, high)
-        return SizeMap((Term(0, size),), min_in=low)
-
-    def _inputs(self, node: Any, index: int) -> Any:
-        return node.input[index] if len(node.input) > index and node.input[index] else None
-
-    def _resize(self, node: Any, op: str) -> tuple[SizeMap, ...]:
-        rank = self.rank
-        scales_name = self._inputs(node, 1 if op == "Upsample" else 2)
-        sizes_name = None if op == "Upsample" else self._inputs(node, 3)
-        scales = None
-        if op == "Upsample" and scales_name is None:
-            scales = self._attributes(node).get("scales")
-        elif scales_name is not None:
-            value = self._value(scales_name)
-            if value is not None and not isinstance(value, str) and value.size:
-                scales = value.tolist()
-            elif sizes_name is None:
-                scales = self._constant(scales_name, node, "scales")
-        if scales:
-            if len(scales) != rank + 2 or scales[0] != 1 or scales[1] != 1:
-                raise DeconvError(f"scales must be 1 on the batch and channel axes (got {scales})")
-            return tuple(layers.upsample("onnx", _fraction(s)) for s in scales[2:])
-        if sizes_name is None:
-            raise DeconvError("neither scales nor sizes given")
-        sizes = self._constant(sizes_name, node, "sizes")
-        axes = self._attributes(node).get("axes")
-        if axes is not None:
-            return self._on_axes(axes, sizes, lambda size: layers.resize(int(size)))
-        return tuple(layers.resize(int(s)) for s in sizes[2:])
-
-    def _on_axes(self, axes: list[int], values: list[Any], make: Any) -> tuple[SizeMap, ...]:
-        maps = [SizeMap.affine(1, 0)] * self.rank
-        for axis, value in zip(axes, values, strict=True):
-            axis = axis + self.rank + 2 if axis < 0 else axis
-            if axis >= 2:
-                maps[axis - 2] = make(value)
-        return tuple(maps)
-
-    def _pad(self, node: Any, attributes: dict[str, Any]) -> tuple[SizeMap, ...]:
-        rank = self.rank
-        if "pads" in attributes:  # opset < 11
-            pads = list(attributes["pads"])
-        else:
-            pads = list(self._constant(node.input[1], node, "pads"))
-        axes_name = self._inputs(node, 3)
-        axes = self._constant(axes_name, node, "axes") if axes_name else list(range(len(pads) // 2))
-        half = len(pads) // 2
-        pairs = list(zip(pads[:half], pads[half:], strict=True))
-        full = [(0, 0)] * (rank + 2)
-        for axis, pair in zip(axes, pairs, strict=True):
-            full[axis + rank + 2 if axis < 0 else axis] = pair
-        if full[0] != (0, 0):
-            raise DeconvError(f"pads the batch axis (got {pads})")
-        return tuple(layers.pad(*full[2 + a]) for a in range(rank))
-
-    def _slice(self, node: Any) -> tuple[SizeMap, ...]:
-        starts = self._constant(node.input[1], node, "starts")
-        ends = self._constant(node.input[2], node, "ends")
-        axes_name, steps_name = self._inputs(node, 3), self._inputs(node, 4)
-        axes = self._constant(axes_name, node, "axes") if axes_name else list(range(len(starts)))
-        steps = self._constant(steps_name, node, "steps") if steps_name else [1] * len(starts)
-        maps = [SizeMap.affine(1, 0)] * self.rank
-        for axis, start, end, step in zip(axes, starts, ends, steps, strict=True):
-            axis = axis + self.rank + 2 if axis < 0 else axis
-            if axis < 2:
-                continue
-            if step != 1:
-                raise DeconvError(f"steps must be 1 on a spatial axis (got {step})")
-            if start < 0 or not (end < 0 or end >= 2**31):
-                raise DeconvError(
-                    f"slices {start}:{end} on axis {axis}: deconv reads slices that crop from both "
-                    "ends (start >= 0, end < 0 or to the end), whose size follows the input"
-                )
-            maps[axis - 2] = layers.crop(start, 0 if end >= 2**31 else -end)
-        return tuple(maps)
-
 
 def _scope(name: str) -> str:
     """A torch export's scope with each ``nn.Sequential`` step written once.
@@ -426,10 +280,3 @@ def _scope(name: str) -> str:
         else:
             parts.append(part)
     return "/".join(parts)
-
-
-def _fraction(scale: float) -> Fraction:
-    """A float scale as a fraction, snapped to a small denominator (2.0 -> 2, 0.5 -> 1/2)."""
-    exact = Fraction(scale)
-    near = exact.limit_denominator(1000)
-    return near if abs(near - exact) < Fraction(1, 10**6) else exact
