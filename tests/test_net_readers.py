@@ -22,6 +22,7 @@ from helpers import GOLDEN, load
 from deconv_cli.core.net import keras, keras_config, layers, onnx_checks, solve
 from deconv_cli.core.net import onnx as onnx_reader
 from deconv_cli.core.net.graph import Network
+from deconv_cli.core.net.sizes import evaluate
 from deconv_cli.errors import DeconvError, ExitCode
 
 NETS_DIR = GOLDEN / "nets"
@@ -422,6 +423,26 @@ def _ints(name: str, values: list[int]) -> Any:
     from onnx import TensorProto, helper
 
     return helper.make_tensor(name, TensorProto.INT64, [len(values)], values)
+
+
+@pytest.mark.parametrize(
+    ("axes", "scales", "sizes"),
+    [  # (H, W) -> output for 5 x 7 and 4 x 9, as ONNX Runtime 1.32 gives them
+        ([2, 3], [2.0, 1.5], [(10, 10), (8, 13)]),
+        ([3], [0.5], [(5, 3), (4, 4)]),
+        ([-1, -2], [3.0, 2.0], [(10, 21), (8, 27)]),
+        ([1, 2, 3], [1.0, 2.0, 2.0], [(10, 14), (8, 18)]),
+    ],
+)
+def test_opset_18_resize_scales_apply_to_the_axes_listed(axes, scales, sizes):
+    needs_onnx()
+    from onnx import TensorProto, helper
+
+    values = helper.make_tensor("scales", TensorProto.FLOAT, [len(scales)], scales)
+    node = helper.make_node("Resize", ["x", "", "scales"], ["y"], name="up", mode="nearest", axes=axes)
+    network = onnx_reader.network(_model([node], [values], rank=2))
+    for (h, w), size in zip([(5, 7), (4, 9)], sizes, strict=True):
+        assert evaluate(network, (h, w)).layers[-1].sizes == size
 
 
 def test_onnx_pad_slice_resize_and_pool_attributes_are_read():

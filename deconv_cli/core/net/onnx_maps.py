@@ -148,27 +148,29 @@ class SizeMaps:
                 scales = value.tolist()
             elif sizes_name is None:
                 scales = self._constant(scales_name, node, "scales")
+        # opset 18's axes: scales or sizes for those axes only, in that order
+        given = self._attributes(node).get("axes")
+        axes = list(range(rank + 2)) if given is None else checks.int_list(given, "axes")
         if scales:
             if not isinstance(scales, list) or not all(checks.finite(s) for s in scales):
                 raise DeconvError(
                     f"scales must be finite numbers (got {checks.cut(scales)})", ExitCode.FAILURE
                 )
-            if len(scales) != rank + 2 or scales[0] != 1 or scales[1] != 1:
+            if given is None and len(scales) != rank + 2:
+                raise DeconvError(
+                    f"scales has {len(scales)} values for a rank-{rank + 2} input", ExitCode.FAILURE
+                )
+            if any(self._axis(a, "scales") < 2 and s != 1 for a, s in zip(axes, scales, strict=False)):
                 raise DeconvError(f"scales must be 1 on the batch and channel axes (got {scales})")
-            return tuple(layers.upsample("onnx", _fraction(s)) for s in scales[2:])
+            return self._on_axes(axes, scales, "scales", lambda s: layers.upsample("onnx", _fraction(s)))
         if sizes_name is None:
             raise DeconvError("neither scales nor sizes given")
         sizes = self._ints(sizes_name, node, "sizes")
-        axes = self._attributes(node).get("axes")
-        if axes is None:
-            axes = list(range(rank + 2))
-            if len(sizes) != rank + 2:
-                raise DeconvError(
-                    f"sizes has {len(sizes)} values for a rank-{rank + 2} input", ExitCode.FAILURE
-                )
-        return self._on_axes(checks.int_list(axes, "axes"), sizes, "sizes", layers.resize)
+        if given is None and len(sizes) != rank + 2:
+            raise DeconvError(f"sizes has {len(sizes)} values for a rank-{rank + 2} input", ExitCode.FAILURE)
+        return self._on_axes(axes, sizes, "sizes", layers.resize)
 
-    def _on_axes(self, axes: list[int], values: list[int], what: str, make: Any) -> tuple[SizeMap, ...]:
+    def _on_axes(self, axes: list[int], values: list[Any], what: str, make: Any) -> tuple[SizeMap, ...]:
         """``make(value)`` on each spatial axis in ``axes``, the identity on the others."""
         if len(values) != len(axes):
             raise DeconvError(
