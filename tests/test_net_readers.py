@@ -701,9 +701,28 @@ def test_a_constant_too_large_to_fold_that_deconv_needs_is_named(monkeypatch):
     with pytest.raises(
         DeconvError,
         match=r"node 'pad' \(Pad\): pads comes from constants deconv does not compute \(an operator it "
-        r"does not fold, or a result of more than 4 elements\)",
+        r"does not fold, a result of more than 4 elements, or data stored outside the .onnx file\)",
     ):
         onnx_reader.network(_model(nodes, [shape]))
+
+
+@pytest.mark.parametrize("location", ["/dev/zero", "/etc/hostname", "weights.bin"])
+def test_external_data_is_never_opened(tmp_path, monkeypatch, location):
+    needs_onnx()
+    import onnx
+    from onnx import helper
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights.bin").write_bytes(bytes(64))  # where onnx would look for a relative name
+    pads = onnx.TensorProto(name="pads", data_type=onnx.TensorProto.INT64, dims=[4])
+    pads.data_location = onnx.TensorProto.EXTERNAL
+    for key, value in (("location", location), ("offset", "0"), ("length", "32")):
+        pads.external_data.add(key=key, value=value)
+    opened = []
+    monkeypatch.setattr("builtins.open", lambda *args, **kwargs: opened.append(args) or None)
+    with pytest.raises(DeconvError, match=r"pads comes from .* or data stored outside the .onnx file"):
+        onnx_reader.network(_model([helper.make_node("Pad", ["x", "pads"], ["y"], name="pad")], [pads]))
+    assert opened == []
 
 
 # ---- end to end: `deconv net MODEL` -----------------------------------------------------------

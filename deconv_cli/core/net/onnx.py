@@ -33,7 +33,7 @@ NEUTRAL = {
 # elementwise with broadcasting: a join of two spatial inputs, a pass-through with a constant
 ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "And", "Or", "Where"}
 _DYNAMIC = "dynamic"  # a value computed at run time (from Shape, ...), not a constant
-_UNFOLDED = "unfolded"  # a constant deconv did not compute (see _fold)
+_UNFOLDED = "unfolded"  # a constant deconv did not compute (see _fold), or external data
 
 
 def _onnx() -> Any:
@@ -99,7 +99,10 @@ class _Reader(SizeMaps):
     def _value(self, name: str) -> Any:
         """The constant array named ``name``, _DYNAMIC when unknown (None when no such value)."""
         value = self.constants.get(name)
-        if isinstance(value, self.onnx.TensorProto):
+        if isinstance(value, self.onnx.TensorProto) and value.data_location == value.EXTERNAL:
+            # its data lives in a file the model names (any path): deconv opens none but the model
+            value = _UNFOLDED
+        elif isinstance(value, self.onnx.TensorProto):
             try:
                 value = self.onnx.numpy_helper.to_array(value)
             except Exception:  # a weight stripped of its data (the dims stay): not a usable value
@@ -113,8 +116,9 @@ class _Reader(SizeMaps):
         if value is _UNFOLDED:
             raise DeconvError(
                 f"node {self._label(node)}: {what} comes from constants deconv does not compute "
-                f"(an operator it does not fold, or a result of more than {checks.FOLD_LIMIT} elements); "
-                "export with constant parameters, or describe the net in deconv's text format"
+                f"(an operator it does not fold, a result of more than {checks.FOLD_LIMIT} elements, or "
+                "data stored outside the .onnx file); export with constant parameters inside the "
+                "model, or describe the net in deconv's text format"
             )
         if value is None or isinstance(value, str):
             raise DeconvError(
