@@ -371,3 +371,25 @@ def test_a_join_is_cut_in_its_own_period_not_the_networks():
 )
 def test_rays_are_said_in_their_shortest_period(residues, threshold, expected):
     assert solve.rays(8, residues, threshold) == expected
+
+
+SQUEEZE_EXCITE = "framework torch\nf = conv k=3 s=2 p=1\nresize 1\nconv k=1\n{join} f\n"
+
+
+@pytest.mark.parametrize(
+    ("join", "sentence", "at_32"),
+    [
+        # torch, Keras and ONNX Runtime broadcast a size of 1 in Add and Mul (checked on an exported
+        # squeeze-and-excitation block: every size runs), never in a concat
+        ("add", "every H >= 1 (1, 2, 3, ...)", True),
+        ("concat", "only H = 1, 2", False),
+    ],
+)
+def test_an_elementwise_join_broadcasts_a_size_of_1_at_every_h(join, sentence, at_32):
+    network = text.read(SQUEEZE_EXCITE.format(join=join))
+    valid = solve.valid(network, 0)
+    assert valid_set.sentence(valid) == sentence
+    assert members(valid, 100) == brute(network, 100)
+    evaluation = sizes.evaluate(network, (32,))
+    assert evaluation.ok is at_32
+    assert evaluation.layers[-1].sizes == ((16,) if at_32 else (None,))

@@ -6,6 +6,7 @@ defined before they are read, one input first, joins with two inputs or more, on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from deconv_cli.core.net.graph import IDENTITY, JOINS, Network, Node, SizeMap
@@ -79,6 +80,37 @@ class Evaluation:
         return next(layer for layer in self.layers if layer.name == name)
 
 
+def ones(network: Network, axis: int) -> frozenset[str]:
+    """The layers whose size on ``axis`` is 1 at every input size (a global pool, a resize to 1,
+    and what keeps that size after them): an elementwise join (``add``: Add, Mul, ...)
+    broadcasts them, as every framework does (a squeeze-and-excitation block)."""
+    found: set[str] = set()
+    for node in network.nodes:
+        if node.kind in JOINS:
+            if all(name in found for name in node.inputs):
+                found.add(node.name)
+        elif node.inputs:
+            rule = size_map(node, axis)
+            if (
+                rule(1) == 1
+                if node.inputs[0] in found
+                else any(t.numerator == 0 and t(0) == 1 for t in rule.terms)
+            ):
+                found.add(node.name)
+    return frozenset(found)
+
+
+def joined(node: Node, sizes: Sequence[int], broadcast: frozenset[str]) -> int | None:
+    """A join's size on one axis, None when its inputs do not fit: equal, but for the inputs an
+    elementwise join broadcasts (``ones``)."""
+    kept = {
+        s for name, s in zip(node.inputs, sizes, strict=True) if node.kind != "add" or name not in broadcast
+    }
+    if len(kept) > 1:
+        return None
+    return kept.pop() if kept else min(sizes)
+
+
 def evaluate(network: Network, size: tuple[int, ...]) -> Evaluation:
     """Every layer's size per axis at input ``size`` (one value per axis).
 
@@ -88,15 +120,21 @@ def evaluate(network: Network, size: tuple[int, ...]) -> Evaluation:
     if len(size) != network.rank:
         raise DeconvError(f"--in has {len(size)} sizes but the network has {network.rank} spatial axes")
     sizes: dict[str, tuple[int | None, ...]] = {}
+    broadcast = [ones(network, axis) for axis in range(network.rank)]
     layers, joins = [], []
     ok = True
     for node in network.nodes:
         inputs = [sizes[name] for name in node.inputs] or [size]
         refused = False
         if node.kind in JOINS:
-            match = all(None not in s for s in inputs) and len(set(inputs)) == 1
+            fitted = [
+                joined(node, axis, broadcast[a])
+                for a, axis in enumerate(zip(*inputs, strict=True))
+                if None not in axis
+            ]
+            match = len(fitted) == len(size) and None not in fitted
             joins.append(JoinSizes(node.name, node.kind, node.inputs, tuple(inputs), match))
-            out = inputs[0] if match else tuple(None for _ in size)
+            out = tuple(fitted) if match else tuple(None for _ in size)
             ok &= match
         else:
             out = tuple(None if n is None else size_map(node, axis)(n) for axis, n in enumerate(inputs[0]))

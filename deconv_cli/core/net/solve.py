@@ -26,7 +26,7 @@ from math import lcm
 from typing import TypeVar
 
 from deconv_cli.core.net.graph import JOINS, Network, Node
-from deconv_cli.core.net.sizes import check, size_map
+from deconv_cli.core.net.sizes import check, joined, ones, size_map
 from deconv_cli.core.net.valid import Valid
 from deconv_cli.errors import DeconvError, ExitCode
 
@@ -40,14 +40,16 @@ MAX_MODULUS = 10**5
 def works(network: Network, axis: int, n: int) -> bool:
     """Whether the network builds with every join matching on ``axis`` at input size ``n``."""
     sizes: dict[str, int | None] = {}
+    broadcast = ones(network, axis)
     for node in network.nodes:
         inputs = [sizes[name] for name in node.inputs] or [n]
         if None in inputs:
             return False
         if node.kind in JOINS:
-            if len(set(inputs)) != 1:
+            size = joined(node, inputs, broadcast)  # type: ignore[arg-type]
+            if size is None:
                 return False
-            sizes[node.name] = inputs[0]
+            sizes[node.name] = size
         else:
             sizes[node.name] = size_map(node, axis)(inputs[0])  # type: ignore[arg-type]
     return None not in sizes.values()
@@ -67,6 +69,7 @@ class Shape:
     network: Network
     axis: int
     source: dict[str, str]
+    ones: frozenset[str]  # the sizes 1 at every H, which elementwise joins broadcast
     slopes: dict[str, Fraction]
     modulus: int
     threshold: int
@@ -77,8 +80,9 @@ class Shape:
         for node in self.network.nodes:
             if not node.inputs:
                 out[node.name] = n
-            elif node.kind in JOINS:
-                out[node.name] = out[self.source[node.name]]
+            elif node.kind in JOINS:  # where the inputs fit; else a size that fails the join anyway
+                fitted = joined(node, [out[name] for name in node.inputs], self.ones)
+                out[node.name] = out[self.source[node.name]] if fitted is None else fitted
             else:
                 out[node.name] = _raw(node, self.axis, out[node.inputs[0]])
         return out
@@ -111,6 +115,7 @@ def shape(network: Network, axis: int, follow: dict[str, str] | None = None) -> 
     """The network's ``Shape`` on ``axis``; refuses a period above ``MAX_MODULUS``."""
     check(network)
     source: dict[str, str] = {}
+    broadcast = ones(network, axis)
     slopes: dict[str, Fraction] = {}
     constant: dict[str, int] = {}  # the sizes at H = 1: those of slope 0 at every H
     modulus = 1
@@ -118,7 +123,8 @@ def shape(network: Network, axis: int, follow: dict[str, str] | None = None) -> 
         if not node.inputs:
             slopes[node.name], constant[node.name] = Fraction(1), 1
         elif node.kind in JOINS:
-            source[node.name] = (follow or {}).get(node.name, node.inputs[0])
+            spread = [name for name in node.inputs if node.kind != "add" or name not in broadcast]
+            source[node.name] = (follow or {}).get(node.name, (spread or node.inputs)[0])
             slopes[node.name] = slopes[source[node.name]]
             constant[node.name] = constant[source[node.name]]
         else:
@@ -137,8 +143,8 @@ def shape(network: Network, axis: int, follow: dict[str, str] | None = None) -> 
             if (before == 0 and constant[node.inputs[0]] < rule.min_in) or (
                 slope == 0 and constant[node.name] < rule.min_out
             ):
-                return Shape(network, axis, source, slopes, modulus, 0)
-    built = Shape(network, axis, source, slopes, modulus, 0)
+                return Shape(network, axis, source, broadcast, slopes, modulus, 0)
+    built = Shape(network, axis, source, broadcast, slopes, modulus, 0)
     # the bounds hold on an up-set of H (sizes are monotone): double, then bisect
     high = 1
     while not built.builds(high):
@@ -147,7 +153,7 @@ def shape(network: Network, axis: int, follow: dict[str, str] | None = None) -> 
     while high - low > 1:
         middle = (low + high) // 2
         low, high = (low, middle) if built.builds(middle) else (middle, high)
-    return Shape(network, axis, source, slopes, modulus, high)
+    return Shape(network, axis, source, broadcast, slopes, modulus, high)
 
 
 def pieces(low: int, high: int, key: Callable[[int], K]) -> Iterator[tuple[int, int, K]]:
@@ -163,11 +169,15 @@ def pieces(low: int, high: int, key: Callable[[int], K]) -> Iterator[tuple[int, 
         stack += [(middle, high, key(middle), last), (low, middle, first, key(middle - 1))]
 
 
-def _joins(network: Network) -> list[tuple[str, str]]:
-    """Each join's pairs of inputs that must match: its first against each other one."""
-    return [
-        (node.inputs[0], other) for node in network.nodes if node.kind in JOINS for other in node.inputs[1:]
-    ]
+def _joins(form: Shape) -> list[tuple[str, str]]:
+    """Each join's pairs of inputs that must match: its first against each other one, but for
+    the inputs an elementwise join broadcasts (``sizes.ones``)."""
+    pairs = []
+    for node in form.network.nodes:
+        if node.kind in JOINS:
+            kept = [name for name in node.inputs if node.kind != "add" or name not in form.ones]
+            pairs += [(kept[0], other) for other in kept[1:]]
+    return pairs
 
 
 def valid(network: Network, axis: int) -> Valid:
@@ -184,7 +194,7 @@ def valid(network: Network, axis: int) -> Valid:
     form = shape(network, axis)
     if not form.threshold:
         return Valid(1, (), 1, ())
-    pairs = _joins(network)
+    pairs = _joins(form)
     if any(form.slopes[a] != form.slopes[b] for a, b in pairs):
         return Valid(1, (), 1, _points(form, pairs))
     # equal slopes: each join holds on a set of residues modulo its inputs' period; the sets
