@@ -445,6 +445,18 @@ def test_opset_18_resize_scales_apply_to_the_axes_listed(axes, scales, sizes):
         assert evaluate(network, (h, w)).layers[-1].sizes == size
 
 
+@pytest.mark.parametrize(("mode", "smallest"), [("reflect", 3), ("edge", 1), ("constant", 1)])
+def test_reflection_padding_takes_fewer_than_n_elements_a_side(mode, smallest):
+    # ONNX Runtime 1.32 and torch 2.13 both run reflect pads (b, e) exactly when n > max(b, e)
+    needs_onnx()
+    from onnx import helper
+
+    node = helper.make_node("Pad", ["x", "pads"], ["y"], name="pad", mode=mode)
+    network = onnx_reader.network(_model([node], [_ints("pads", [0, 0, 2, 0, 0, 1])]))
+    assert [n for n in range(1, 8) if solve.works(network, 0, n)] == list(range(smallest, 8))
+    assert solve.valid(network, 0).start == smallest
+
+
 def test_onnx_pad_slice_resize_and_pool_attributes_are_read():
     needs_onnx()
     from onnx import TensorProto, helper

@@ -249,13 +249,15 @@ def resize(size: int) -> SizeMap:
     return SizeMap((Term(0, size),))
 
 
-def pad(begin: int, end: int) -> SizeMap:
-    """Zero padding: ``n + begin + end`` (negative values crop, as ONNX Pad allows).
+def pad(begin: int, end: int, reflect: bool = False) -> SizeMap:
+    """Padding: ``n + begin + end`` (negative values crop, as ONNX Pad allows). Reflection
+    mirrors the input without its edge, so each side takes fewer than ``n`` elements (ONNX
+    Runtime and torch both refuse more).
 
-    >>> pad(1, 2)(5)
-    8
+    >>> pad(1, 2)(5), pad(1, 2, reflect=True)(2), pad(1, 2, reflect=True)(3)
+    (8, None, 6)
     """
-    return SizeMap((Term(1, begin + end),))
+    return SizeMap((Term(1, begin + end),), min_in=max(begin, end, 0) + 1 if reflect else 1)
 
 
 def crop(begin: int, end: int) -> SizeMap:

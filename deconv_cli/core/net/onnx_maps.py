@@ -209,7 +209,8 @@ class SizeMaps:
             full[self._axis(axis, "pads")] = (begin, end)
         if full[0] != (0, 0):
             raise DeconvError(f"pads the batch axis (got {pads})")
-        return tuple(layers.pad(*full[2 + a]) for a in range(rank))
+        reflect = attributes.get("mode", "constant") == "reflect"
+        return tuple(layers.pad(*full[2 + a], reflect=reflect) for a in range(rank))
 
     def _slice(self, node: Any) -> tuple[SizeMap, ...]:
         starts = self._ints(self._inputs(node, 1), node, "starts")
