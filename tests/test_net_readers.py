@@ -457,6 +457,42 @@ def test_reflection_padding_takes_fewer_than_n_elements_a_side(mode, smallest):
     assert solve.valid(network, 0).start == smallest
 
 
+@pytest.mark.parametrize("cls", ["GlobalAveragePooling2D", "GlobalMaxPooling2D"])
+def test_keras_global_pooling_leaves_1_on_every_spatial_axis(cls):
+    # the auditor's Sequential (Conv2D k3 s2, MaxPooling2D 2, Conv2D k3, GlobalAveragePooling2D,
+    # Dense) agreed with Keras 3.15 predict on 186 sizes
+    model = _sequential(
+        {"class_name": "Conv2D", "config": {"name": "c", "kernel_size": [3, 3], "strides": [2, 2]}},
+        {"class_name": cls, "config": {"name": "g"}},
+        {"class_name": "Dense", "config": {"name": "d", "units": 3}},
+    )
+    network = keras.network(model)
+    assert evaluate(network, (32, 20)).layers[-1].sizes == (1, 1)
+    assert solve.valid(network, 0).start == 3  # the conv's kernel
+
+
+@pytest.mark.parametrize(
+    ("axes", "attributes", "sizes"),
+    [
+        ([2, 3], {}, (1, 1)),
+        ([-1], {}, (9, 1)),
+        (None, {}, (1, 1)),  # no axes: every axis
+        (None, {"noop_with_empty_axes": 1}, (9, 7)),
+        ([2, 3], {"keepdims": 0}, (1, 1)),  # the axes go; the layers after see them as 1
+    ],
+)
+def test_onnx_reductions_leave_1_on_the_axes_they_reduce(axes, attributes, sizes):
+    # the dynamo exporter's AdaptiveAvgPool2d(1) is ReduceMean over [-2, -1] (agreed with ONNX
+    # Runtime on an exported ResNet and a squeeze-and-excitation block)
+    needs_onnx()
+    from onnx import helper
+
+    inputs = ["x"] if axes is None else ["x", "axes"]
+    node = helper.make_node("ReduceMean", inputs, ["y"], name="mean", **attributes)
+    network = onnx_reader.network(_model([node], [] if axes is None else [_ints("axes", axes)], rank=2))
+    assert evaluate(network, (9, 7)).layers[-1].sizes == sizes
+
+
 def test_onnx_pad_slice_resize_and_pool_attributes_are_read():
     needs_onnx()
     from onnx import TensorProto, helper

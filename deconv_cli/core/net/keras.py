@@ -32,6 +32,7 @@ _CONV = re.compile(r"(?:Conv|Convolution|SeparableConv|SeparableConvolution|Dept
 _CONV_T = re.compile(r"(?:Conv|Convolution)([123])DTranspose$")
 _POOL = re.compile(r"(Max|Average|Avg)Pool(?:ing)?([123])D$")
 _RESHAPE = re.compile(r"(UpSampling|ZeroPadding|Cropping)([123])D$")
+_GLOBAL = re.compile(r"Global(Max|Average|Avg)Pool(?:ing)?([123])D$")
 
 
 def network(source: bytes | str | dict[str, Any]) -> Network:
@@ -278,7 +279,7 @@ def _node(
         return Node(name, "add", inputs, (), shown, "keras")
     if len(inputs) != 1:
         raise DeconvError(f"layer {name!r} ({cls}) reads {len(inputs)} inputs; deconv knows it with one")
-    match = _CONV.fullmatch(cls) or _CONV_T.fullmatch(cls) or _POOL.fullmatch(cls) or _RESHAPE.fullmatch(cls)
+    match = next((m for p in (_CONV, _CONV_T, _POOL, _RESHAPE, _GLOBAL) if (m := p.fullmatch(cls))), None)
     if match and int(match.groups()[-1]) != rank:
         raise DeconvError(
             f"layer {name!r} ({cls}) is {match.groups()[-1]}-D in a network with {rank} spatial axes"
@@ -341,6 +342,10 @@ def _node(
     if reshape:
         pairs = named(lambda: _pairs(config.get("cropping", 0), rank, "cropping"))
         return Node(name, "crop", inputs, axes(lambda a: layers.crop(*pairs[a])), shown, "keras")
+    if _GLOBAL.fullmatch(
+        cls
+    ):  # every spatial axis to 1 (without keepdims, gone: the same to the layers after)
+        return Node(name, "resize", inputs, axes(lambda a: layers.resize(1)), shown, "keras")
     if cls == "Resizing":
         if rank != 2:
             raise DeconvError(f"layer {name!r} (Resizing) is 2-D in a network with {rank} spatial axes")
@@ -353,6 +358,6 @@ def _node(
         return Node(name, "identity", inputs, (), shown, "keras")
     raise DeconvError(
         f"layer {name!r} ({cls}): deconv does not know how it changes spatial sizes; "
-        "supported: convolutions, pooling, UpSampling, ZeroPadding, Cropping, Resizing, merges "
-        "and shape-neutral layers"
+        "supported: convolutions, pooling, global pooling, UpSampling, ZeroPadding, Cropping, Resizing, "
+        "merges and shape-neutral layers"
     )

@@ -16,6 +16,10 @@ from deconv_cli.core.net.graph import SizeMap, Term
 from deconv_cli.errors import DeconvError, ExitCode
 
 POOLS = {"MaxPool": "max_pool", "AveragePool": "avg_pool", "LpPool": "avg_pool"}
+REDUCTIONS = {
+    "ReduceMean", "ReduceMax", "ReduceMin", "ReduceSum", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
+}  # fmt: skip
 
 
 class SizeMaps:
@@ -37,6 +41,8 @@ class SizeMaps:
                 return self._window(node, op, attributes)
             if op.startswith("Global") and op.endswith("Pool"):
                 return tuple(layers.resize(1) for _ in range(rank))
+            if op in REDUCTIONS:
+                return self._reduce(node, attributes)
             if op in ("Resize", "Upsample"):
                 return self._resize(node, op)
             if op == "Pad":
@@ -49,9 +55,22 @@ class SizeMaps:
             raise DeconvError(f"node {self._label(node)}: {error}", error.exit_code) from None
         raise DeconvError(
             f"node {self._label(node)}: deconv does not know how {op} changes spatial sizes; "
-            "supported: Conv, ConvTranspose, pools, Resize, Upsample, Pad, Slice, Concat, "
-            "elementwise joins and shape-neutral operators"
+            "supported: Conv, ConvTranspose, pools, Resize, Upsample, Pad, Slice, reductions, "
+            "Concat, elementwise joins and shape-neutral operators"
         )
+
+    def _reduce(self, node: Any, attributes: dict[str, Any]) -> tuple[SizeMap, ...]:
+        """A reduction leaves 1 on the axes it reduces (or none, without keepdims: as 1, which
+        the shape-neutral layers after it keep); the dynamo exporter's global average pool."""
+        if "axes" in attributes:  # opset < 18
+            axes = checks.int_list(attributes["axes"], "axes")
+        else:
+            name = self._inputs(node, 1)
+            axes = self._ints(name, node, "axes") if name else []
+        if not axes and not attributes.get("noop_with_empty_axes", 0):
+            axes = list(range(self.rank + 2))  # no axes given: every axis
+        reduced = {self._axis(axis, "axes") for axis in axes}
+        return tuple(layers.resize(1) if 2 + a in reduced else SizeMap.affine(1, 0) for a in range(self.rank))
 
     def _spatial_ints(self, attributes: dict[str, Any], key: str, default: int) -> list[int]:
         values = checks.int_list(attributes.get(key, [default] * self.rank), key)
