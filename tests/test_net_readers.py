@@ -493,6 +493,24 @@ def test_onnx_reductions_leave_1_on_the_axes_they_reduce(axes, attributes, sizes
     assert evaluate(network, (9, 7)).layers[-1].sizes == sizes
 
 
+def test_a_resize_to_constant_spatial_sizes_after_the_inputs_n_and_c_is_read():
+    # torch's Upsample(size=(20, 30)) exports its sizes as Concat(Shape(x)[:2], [20, 30]); ONNX
+    # Runtime 1.32 gives 20 x 30 at every input size
+    needs_onnx()
+    from onnx import helper
+
+    nodes = [
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Slice", ["shape", "zero", "two"], ["nc"]),
+        helper.make_node("Concat", ["nc", "spatial"], ["sizes"], axis=0),
+        helper.make_node("Resize", ["x", "", "", "sizes"], ["y"], name="up", mode="nearest"),
+    ]
+    constants = [_ints("zero", [0]), _ints("two", [2]), _ints("spatial", [20, 30])]
+    network = onnx_reader.network(_model(nodes, constants, rank=2))
+    for size in [(1, 1), (7, 5), (64, 48)]:
+        assert evaluate(network, size).layers[-1].sizes == (20, 30)
+
+
 def test_onnx_pad_slice_resize_and_pool_attributes_are_read():
     needs_onnx()
     from onnx import TensorProto, helper

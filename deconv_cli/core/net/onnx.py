@@ -32,8 +32,7 @@ NEUTRAL = {
 }  # fmt: skip
 # elementwise with broadcasting: a join of two spatial inputs, a pass-through with a constant
 ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "And", "Or", "Where"}
-_DYNAMIC = "dynamic"  # a value computed at run time (from Shape, ...), not a constant
-_UNFOLDED = "unfolded"  # a constant deconv did not compute (see _fold), or external data
+_DYNAMIC, _UNFOLDED = checks.DYNAMIC, checks.UNFOLDED
 
 
 def _onnx() -> Any:

@@ -8,6 +8,8 @@ from typing import Any
 
 from deconv_cli.errors import DeconvError, ExitCode
 
+DYNAMIC = "dynamic"  # a value computed at run time (from Shape, ...), not a constant
+UNFOLDED = "unfolded"  # a constant deconv did not compute (see _fold), or external data
 # the operators _fold computes: the shape arithmetic exporters build pads, scales and sizes with,
 # whose work and result are bounded by their inputs' sizes (ConstantOfShape and Expand by their
 # shape's values too); anything else, like a Conv or a Loop on constants, could run for ever
