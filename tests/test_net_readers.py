@@ -511,6 +511,17 @@ def test_a_resize_to_constant_spatial_sizes_after_the_inputs_n_and_c_is_read():
         assert evaluate(network, size).layers[-1].sizes == (20, 30)
 
 
+def test_depth_to_space_multiplies_every_spatial_axis_by_its_block():
+    # torch's PixelShuffle(2) exports as DepthToSpace (agreed with ONNX Runtime 1.32 on a model
+    # that adds it to an upsampled branch)
+    needs_onnx()
+    from onnx import helper
+
+    node = helper.make_node("DepthToSpace", ["x"], ["y"], name="shuffle", blocksize=3)
+    network = onnx_reader.network(_model([node], rank=2))
+    assert evaluate(network, (5, 7)).layers[-1].sizes == (15, 21)
+
+
 def test_onnx_pad_slice_resize_and_pool_attributes_are_read():
     needs_onnx()
     from onnx import TensorProto, helper

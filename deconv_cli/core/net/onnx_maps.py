@@ -43,6 +43,9 @@ class SizeMaps:
                 return tuple(layers.resize(1) for _ in range(rank))
             if op in REDUCTIONS:
                 return self._reduce(node, attributes)
+            if op == "DepthToSpace":  # torch's PixelShuffle: every spatial axis times the block
+                block = checks.int_list([attributes.get("blocksize")], "blocksize")[0]
+                return tuple(layers.upsample("onnx", Fraction(block)) for _ in range(rank))
             if op in ("Resize", "Upsample"):
                 return self._resize(node, op)
             if op == "Pad":
@@ -55,7 +58,7 @@ class SizeMaps:
             raise DeconvError(f"node {self._label(node)}: {error}", error.exit_code) from None
         raise DeconvError(
             f"node {self._label(node)}: deconv does not know how {op} changes spatial sizes; "
-            "supported: Conv, ConvTranspose, pools, Resize, Upsample, Pad, Slice, reductions, "
+            "supported: Conv, ConvTranspose, pools, Resize, Upsample, DepthToSpace, Pad, Slice, reductions, "
             "Concat, elementwise joins and shape-neutral operators"
         )
 
