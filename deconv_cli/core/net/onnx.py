@@ -69,6 +69,8 @@ class _Reader(SizeMaps):
         self.spatial: dict[str, str] = {}  # tensor -> the network node whose output it is
         self.matched: dict[str, Any] = {}  # tensor -> its Pad to another tensor's size (see _match)
         self.joined: set[str] = set()  # the Pads read as such
+        # run-time shape values that are dims of spatial tensors, as (tensor, axis), or ints
+        self.dims: dict[str, list[tuple[str, int] | int]] = {}
         self.nodes: list[Node] = []
         self.rank = 0
 
@@ -168,6 +170,7 @@ class _Reader(SizeMaps):
         spatial = [name for name in node.input if name in self.spatial]
         if not spatial or op in ("Shape", "Size"):
             self._fold(node, bool(spatial))
+            self._track(node)
             return
         data = node.input[0]
         if op == "Pad" and len(node.input) > 1 and self._value(node.input[1]) is _DYNAMIC:
@@ -188,6 +191,11 @@ class _Reader(SizeMaps):
             self.spatial[node.output[0]] = self.spatial[spatial[0]]
             return
         attributes = self._attributes(node)
+        like = self._resized_like(node) if op == "Resize" else None
+        if like is not None:  # F.interpolate(x, size=y.shape[2:]): y's size, whatever x's
+            identity = tuple(SizeMap.affine(1, 0) for _ in range(self.rank))
+            self._add(node, names, "resize", (self.spatial[like],), identity, attributes)
+            return
         if op in ELEMENTWISE or op == "Concat":
             if op == "Concat" and attributes.get("axis") not in (1, -self.rank - 1):
                 raise DeconvError(
@@ -254,6 +262,58 @@ class _Reader(SizeMaps):
                 outputs = [_UNFOLDED] * len(node.output)
         for name, value in zip(node.output, outputs, strict=False):
             self.constants[name] = value
+
+    def _track(self, node: Any) -> None:
+        """Follow the dims of spatial tensors through the shape arithmetic exporters write for
+        ``size=y.shape[2:]`` (Shape, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast)."""
+        op, first = node.op_type, node.input[0] if node.input else ""
+        found: list[tuple[str, int] | int] | None = None
+        if op == "Shape" and first in self.spatial:
+            attributes = self._attributes(node)
+            every: list[tuple[str, int] | int] = [(first, axis) for axis in range(self.rank + 2)]
+            found = every[attributes.get("start", 0) : attributes.get("end", len(every))]
+        elif op in ("Cast", "Identity", "Squeeze", "Unsqueeze"):
+            found = self._dims(first)
+        elif op == "Gather" and not self._attributes(node).get("axis", 0):
+            base, index = self._dims(first), self._dims(node.input[1])
+            picks = [i for i in index or [] if isinstance(i, int)]
+            if base is not None and index is not None and len(picks) == len(index):
+                found = [base[i] for i in picks if -len(base) <= i < len(base)]
+        elif op == "Slice" and len(node.input) in (3, 4):
+            base, starts, ends = (self._dims(name) for name in node.input[:3])
+            axes = self._dims(node.input[3]) if len(node.input) == 4 else [0]
+            if base is not None and axes == [0] and starts and ends and len(starts) == len(ends) == 1:
+                start, end = starts[0], ends[0]
+                if isinstance(start, int) and isinstance(end, int):
+                    found = base[start:end]
+        elif op == "Concat":
+            parts = [self._dims(name) for name in node.input if name]
+            if all(part is not None for part in parts):
+                found = [dim for part in parts for dim in part]  # type: ignore[union-attr]
+        if found is not None and any(isinstance(dim, tuple) for dim in found):
+            self.dims[node.output[0]] = found
+
+    def _dims(self, name: str) -> list[tuple[str, int] | int] | None:
+        """A shape value as dims: tracked ones, or a constant list (or scalar) of integers."""
+        if name in self.dims:
+            return self.dims[name]
+        value = self._value(name)
+        if value is None or isinstance(value, str) or value.dtype.kind not in "iu" or value.ndim > 1:
+            return None
+        return [int(v) for v in value.reshape(-1).tolist()]
+
+    def _resized_like(self, node: Any) -> str | None:
+        """The spatial tensor whose size a Resize takes, when its sizes are that tensor's
+        spatial dims after the input's N and C."""
+        sizes = self.dims.get(self._inputs(node, 3) or "")
+        if sizes is None or len(sizes) != self.rank + 2 or "axes" in self._attributes(node):
+            return None
+        tensors = {dim[0] for dim in sizes[2:] if isinstance(dim, tuple)}
+        if len(tensors) != 1:
+            return None
+        like = tensors.pop()
+        spatial = sizes[2:] == [(like, 2 + a) for a in range(self.rank)]
+        return like if spatial and like in self.spatial else None
 
     def _add(
         self,
