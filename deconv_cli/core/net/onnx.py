@@ -15,7 +15,7 @@ from typing import Any
 
 from deconv_cli.core.net import malformed
 from deconv_cli.core.net import onnx_checks as checks
-from deconv_cli.core.net.graph import Network, Node, SizeMap
+from deconv_cli.core.net.graph import Network, Node, SizeMap, Term
 from deconv_cli.core.net.onnx_maps import POOLS, SizeMaps
 from deconv_cli.errors import DeconvError, ExitCode
 
@@ -33,6 +33,8 @@ NEUTRAL = {
 # elementwise with broadcasting: a join of two spatial inputs, a pass-through with a constant
 ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "And", "Or", "Where"}
 _DYNAMIC, _UNFOLDED = checks.DYNAMIC, checks.UNFOLDED
+# a run-time shape value: an integer, or floor((num*n + off) / den) of a tensor's size n on an axis
+Dim = int | tuple[str, int, Term]
 
 
 def _onnx() -> Any:
@@ -69,8 +71,8 @@ class _Reader(SizeMaps):
         self.spatial: dict[str, str] = {}  # tensor -> the network node whose output it is
         self.matched: dict[str, Any] = {}  # tensor -> its Pad to another tensor's size (see _match)
         self.joined: set[str] = set()  # the Pads read as such
-        # run-time shape values that are dims of spatial tensors, as (tensor, axis), or ints
-        self.dims: dict[str, list[tuple[str, int] | int]] = {}
+        # run-time shape values that are formulas of spatial tensors' dims, or ints
+        self.dims: dict[str, list[Dim]] = {}
         self.nodes: list[Node] = []
         self.rank = 0
 
@@ -193,8 +195,7 @@ class _Reader(SizeMaps):
         attributes = self._attributes(node)
         like = self._resized_like(node) if op == "Resize" else None
         if like is not None:  # F.interpolate(x, size=y.shape[2:]): y's size, whatever x's
-            identity = tuple(SizeMap.affine(1, 0) for _ in range(self.rank))
-            self._add(node, names, "resize", (self.spatial[like],), identity, attributes)
+            self._add(node, names, "resize", (self.spatial[like[0]],), like[1], attributes)
             return
         if op in ELEMENTWISE or op == "Concat":
             if op == "Concat" and attributes.get("axis") not in (1, -self.rank - 1):
@@ -265,15 +266,16 @@ class _Reader(SizeMaps):
 
     def _track(self, node: Any) -> None:
         """Follow the dims of spatial tensors through the shape arithmetic exporters write for
-        ``size=y.shape[2:]`` (Shape, Gather, Slice, Concat, Unsqueeze, Squeeze, Cast)."""
+        ``size=y.shape[2:]``: Shape, Gather, Slice, Concat, Reshape, Unsqueeze, Squeeze, Cast, and
+        the dynamo exporter's integer Add, Sub, Mul and Div of a dim (a size formula)."""
         op, first = node.op_type, node.input[0] if node.input else ""
-        found: list[tuple[str, int] | int] | None = None
+        found: list[Dim] | None = None
         if op == "Shape" and first in self.spatial:
             attributes = self._attributes(node)
-            every: list[tuple[str, int] | int] = [(first, axis) for axis in range(self.rank + 2)]
+            every: list[Dim] = [(first, axis, Term(1, 0)) for axis in range(self.rank + 2)]
             found = every[attributes.get("start", 0) : attributes.get("end", len(every))]
-        elif op in ("Cast", "Identity", "Squeeze", "Unsqueeze"):
-            found = self._dims(first)
+        elif op in ("Cast", "Identity", "Squeeze", "Unsqueeze", "Reshape"):
+            found = self._dims(first)  # a dim list reshaped: the same dims
         elif op == "Gather" and not self._attributes(node).get("axis", 0):
             base, index = self._dims(first), self._dims(node.input[1])
             picks = [i for i in index or [] if isinstance(i, int)]
@@ -290,10 +292,15 @@ class _Reader(SizeMaps):
             parts = [self._dims(name) for name in node.input if name]
             if all(part is not None for part in parts):
                 found = [dim for part in parts for dim in part]  # type: ignore[union-attr]
+        elif op in ("Add", "Sub", "Mul", "Div") and len(node.input) == 2:
+            one, other = self._dims(node.input[0]), self._dims(node.input[1])
+            if one is not None and other is not None and len(one) == len(other) == 1:
+                dim = _arithmetic(op, one[0], other[0])
+                found = None if dim is None else [dim]
         if found is not None and any(isinstance(dim, tuple) for dim in found):
             self.dims[node.output[0]] = found
 
-    def _dims(self, name: str) -> list[tuple[str, int] | int] | None:
+    def _dims(self, name: str) -> list[Dim] | None:
         """A shape value as dims: tracked ones, or a constant list (or scalar) of integers."""
         if name in self.dims:
             return self.dims[name]
@@ -302,18 +309,19 @@ class _Reader(SizeMaps):
             return None
         return [int(v) for v in value.reshape(-1).tolist()]
 
-    def _resized_like(self, node: Any) -> str | None:
-        """The spatial tensor whose size a Resize takes, when its sizes are that tensor's
-        spatial dims after the input's N and C."""
+    def _resized_like(self, node: Any) -> tuple[str, tuple[SizeMap, ...]] | None:
+        """The spatial tensor a Resize's sizes follow, and its size map per axis, when its
+        sizes are the input's N and C, then a formula of that tensor's dims, axis by axis."""
         sizes = self.dims.get(self._inputs(node, 3) or "")
         if sizes is None or len(sizes) != self.rank + 2 or "axes" in self._attributes(node):
             return None
-        tensors = {dim[0] for dim in sizes[2:] if isinstance(dim, tuple)}
-        if len(tensors) != 1:
+        spatial = [dim for dim in sizes[2:] if isinstance(dim, tuple)]
+        tensors = {tensor for tensor, _, _ in spatial}
+        if len(spatial) != self.rank or len(tensors) != 1 or tensors.pop() not in self.spatial:
             return None
-        like = tensors.pop()
-        spatial = sizes[2:] == [(like, 2 + a) for a in range(self.rank)]
-        return like if spatial and like in self.spatial else None
+        if [axis for _, axis, _ in spatial] != [2 + a for a in range(self.rank)]:
+            return None
+        return spatial[0][0], tuple(SizeMap((term,)) for _, _, term in spatial)
 
     def _add(
         self,
@@ -328,6 +336,24 @@ class _Reader(SizeMaps):
         shown = tuple((k, str(v)) for k, v in sorted(attributes.items()) if k != "value")
         self.nodes.append(Node(name, kind, inputs, maps, shown, "onnx"))
         self.spatial[node.output[0]] = name
+
+
+def _arithmetic(op: str, one: Dim, other: Dim) -> Dim | None:
+    """A dim formula and an integer through ``op``, as a formula (None where it is not one):
+    ``floor((num*n + off) / den)``, since a floor divided again is one floor."""
+    if not isinstance(one, tuple) or not isinstance(other, int):
+        if op in ("Add", "Mul") and isinstance(other, tuple) and isinstance(one, int):
+            return _arithmetic(op, other, one)
+        return None
+    tensor, axis, term = one
+    if op in ("Add", "Sub"):
+        shift = other if op == "Add" else -other
+        return tensor, axis, Term(term.numerator, term.offset + shift * term.denominator, term.denominator)
+    if op == "Div" and other > 0:  # integer Div truncates: a floor on the positive sizes it divides
+        return tensor, axis, Term(term.numerator, term.offset, term.denominator * other)
+    if op == "Mul" and other > 0 and term.denominator == 1:
+        return tensor, axis, Term(term.numerator * other, term.offset * other)
+    return None
 
 
 def _scope(name: str) -> str:
