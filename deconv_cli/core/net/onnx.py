@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deconv_cli.core.net import malformed
+from deconv_cli.core.net import layers, malformed
 from deconv_cli.core.net import onnx_checks as checks
 from deconv_cli.core.net.graph import Network, Node, SizeMap, Term
 from deconv_cli.core.net.onnx_maps import POOLS, SizeMaps
@@ -310,18 +310,23 @@ class _Reader(SizeMaps):
         return [int(v) for v in value.reshape(-1).tolist()]
 
     def _resized_like(self, node: Any) -> tuple[str, tuple[SizeMap, ...]] | None:
-        """The spatial tensor a Resize's sizes follow, and its size map per axis, when its
-        sizes are the input's N and C, then a formula of that tensor's dims, axis by axis."""
+        """Where a Resize's sizes are computed at run time as the input's N and C, then per
+        spatial axis a constant (torch's ``Upsample(size=...)``) or a formula of one tensor's
+        dim on that axis (``size=y.shape[2:]``, or the dynamo exporter's arithmetic): the
+        tensor its size follows, and its size map per axis."""
         sizes = self.dims.get(self._inputs(node, 3) or "")
         if sizes is None or len(sizes) != self.rank + 2 or "axes" in self._attributes(node):
             return None
-        spatial = [dim for dim in sizes[2:] if isinstance(dim, tuple)]
-        tensors = {tensor for tensor, _, _ in spatial}
-        if len(spatial) != self.rank or len(tensors) != 1 or tensors.pop() not in self.spatial:
+        spatial = sizes[2:]
+        tensors = {dim[0] for dim in spatial if isinstance(dim, tuple)}
+        source = tensors.pop() if len(tensors) == 1 else node.input[0] if not tensors else None
+        if source not in self.spatial or any(
+            isinstance(dim, tuple) and dim[1] != 2 + a for a, dim in enumerate(spatial)
+        ):
             return None
-        if [axis for _, axis, _ in spatial] != [2 + a for a in range(self.rank)]:
-            return None
-        return spatial[0][0], tuple(SizeMap((term,)) for _, _, term in spatial)
+        return source, tuple(
+            SizeMap((dim[2],)) if isinstance(dim, tuple) else layers.resize(dim) for dim in spatial
+        )
 
     def _add(
         self,

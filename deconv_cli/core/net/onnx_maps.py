@@ -187,29 +187,10 @@ class SizeMaps:
             return self._on_axes(axes, scales, "scales", lambda s: layers.upsample("onnx", _fraction(s)))
         if sizes_name is None:
             raise DeconvError("neither scales nor sizes given")
-        fixed = self._spatial_tail(sizes_name) if given is None else None
-        if fixed is not None:  # torch's Upsample(size=...): the input's N, C, then constants
-            return tuple(layers.resize(size) for size in fixed)
         sizes = self._ints(sizes_name, node, "sizes")
         if given is None and len(sizes) != rank + 2:
             raise DeconvError(f"sizes has {len(sizes)} values for a rank-{rank + 2} input", ExitCode.FAILURE)
         return self._on_axes(axes, sizes, "sizes", layers.resize)
-
-    def _spatial_tail(self, name: str) -> list[int] | None:
-        """The spatial sizes of a ``sizes`` computed at run time as a Concat whose last inputs
-        are constants of one value per spatial axis (N and C come from the input's shape)."""
-        if self._value(name) is not checks.DYNAMIC:
-            return None
-        made = next((n for n in self.graph.node if name in n.output), None)
-        if made is None or made.op_type != "Concat":
-            return None
-        tail: list[int] = []
-        for part in reversed([part for part in made.input if part]):
-            value = self._value(part)
-            if value is None or isinstance(value, str) or len(tail) >= self.rank:
-                break
-            tail[:0] = checks.int_list(value.reshape(-1).tolist(), "sizes")
-        return tail if len(tail) == self.rank else None
 
     def _on_axes(self, axes: list[int], values: list[Any], what: str, make: Any) -> tuple[SizeMap, ...]:
         """``make(value)`` on each spatial axis in ``axes``, the identity on the others."""
