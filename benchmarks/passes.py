@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np
 
 from benchmarks.run_vs_frameworks import LAYERS
-from deconv_cli.arrays.engine import axis, columns, parallel, phase, planner
+from deconv_cli.arrays.engine import columns, parallel, phase
 
 CALLS = 30
 
@@ -63,17 +63,8 @@ def main() -> int:
         f"{'layer':24} {'strategy':16} {'total':>7} {'gemm':>7} {'scatter':>7} {'other':>7} {'python':>7}  ms"
     )
     for lay in chosen:
-        x = rng.standard_normal((lay.batch, lay.c_in, *lay.size), dtype=np.float32)
-        w = rng.standard_normal((lay.c_in, lay.c_out // lay.groups, *[lay.k] * lay.dims), dtype=np.float32)
-        fn = lay.deconv(x, w)
-        axes = axis.axes_of(
-            x.shape[2:],
-            w.shape[2:],
-            (lay.s,) * lay.dims,
-            (1,) * lay.dims,
-            ((lay.p, lay.p - lay.op),) * lay.dims,
-        )
-        kind = planner.strategy(axes, lay.batch, lay.c_in, lay.c_out, lay.groups).kind
+        fn = lay.deconv(*lay.inputs(rng))
+        kind = lay.choice().kind
         fn()
         for key in ("total", "gemm", "scatter", "work"):
             spent[key] = []

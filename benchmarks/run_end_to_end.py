@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import math
 import os
 import statistics
 import subprocess
@@ -78,9 +77,7 @@ np.save("y_tf.npy", y.numpy())
 def prepare(lay: Layer, folder: Path) -> dict[str, list[str]]:
     """Write the inputs in every layout; return the command of each process."""
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((lay.batch, lay.c_in, *lay.size), dtype=np.float32)
-    w = rng.standard_normal((lay.c_in, lay.c_out, *[lay.k] * lay.dims), dtype=np.float32)
-    w /= math.sqrt(lay.c_in * lay.k**lay.dims)
+    x, w = lay.inputs(rng)
     np.save(folder / "x.npy", x)
     np.save(folder / "w.npy", w)
     np.save(folder / "x_nhwc.npy", np.ascontiguousarray(np.moveaxis(x, 1, -1)))

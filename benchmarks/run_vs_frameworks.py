@@ -57,7 +57,7 @@ from benchmarks.machine import (
     geomean,
     sgemm_peak_gflops,
 )
-from deconv_cli.arrays.engine import buffers, conv_transpose, parallel
+from deconv_cli.arrays.engine import axis, buffers, conv_transpose, parallel, planner
 
 
 @dataclass(frozen=True)
@@ -95,14 +95,30 @@ class Layer:
     def out_size(self) -> tuple[int, ...]:
         return tuple((n - 1) * self.s + self.k - 2 * self.p + self.op for n in self.size)
 
+    @property
+    def crop(self) -> tuple[tuple[int, int], ...]:
+        """PyTorch's padding and output_padding as the engine's crop per axis."""
+        return ((self.p, self.p - self.op),) * self.dims
+
+    def inputs(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """x (N, C_in, *size) and w (C_in, C_out/groups, *k), float32 normals; w scaled by its
+        fan-in, so outputs stay near 1."""
+        x = rng.standard_normal((self.batch, self.c_in, *self.size), dtype=np.float32)
+        w = rng.standard_normal(
+            (self.c_in, self.c_out // self.groups, *[self.k] * self.dims), dtype=np.float32
+        )
+        w /= math.sqrt(self.c_in // self.groups * self.k**self.dims)
+        return x, w
+
+    def choice(self) -> planner.Choice:
+        """The engine's plan for this layer, as its planner picks it."""
+        ones = (1,) * self.dims
+        axes = axis.axes_of(self.size, (self.k,) * self.dims, (self.s,) * self.dims, ones, self.crop)
+        return planner.strategy(axes, self.batch, self.c_in, self.c_out, self.groups)
+
     def deconv(self, x: np.ndarray, w: np.ndarray) -> Callable[[], np.ndarray]:
         return lambda: conv_transpose(
-            x,
-            w,
-            stride=(self.s,) * self.dims,
-            dilation=(1,) * self.dims,
-            crop=((self.p, self.p - self.op),) * self.dims,
-            groups=self.groups,
+            x, w, stride=(self.s,) * self.dims, dilation=(1,) * self.dims, crop=self.crop, groups=self.groups
         )
 
 
@@ -383,9 +399,7 @@ def main() -> int:
     ratios, bounds = [], []
     failed = False
     for lay in layers:
-        x = rng.standard_normal((lay.batch, lay.c_in, *lay.size), dtype=np.float32)
-        w = rng.standard_normal((lay.c_in, lay.c_out // lay.groups, *[lay.k] * lay.dims), dtype=np.float32)
-        w /= math.sqrt(lay.c_in // lay.groups * lay.k**lay.dims)
+        x, w = lay.inputs(rng)
         ours = lay.deconv(x, w)
         expected = ours()
         scale = float(np.abs(expected).max())

@@ -492,24 +492,16 @@ def benchmark_layers() -> list[Any]:
     return list(load(Path(__file__).resolve().parent.parent / "benchmarks" / "run_vs_frameworks.py").LAYERS)
 
 
-def layer_choice(layer: Any) -> planner.Choice:
-    dims = len(layer.size)
-    axes = axis.axes_of(
-        layer.size, (layer.k,) * dims, (layer.s,) * dims, (1,) * dims, ((layer.p, layer.p - layer.op),) * dims
-    )
-    return planner.strategy(axes, layer.batch, layer.c_in, layer.c_out, layer.groups)
-
-
 @pytest.mark.parametrize("layer", benchmark_layers(), ids=lambda layer: layer.name)
 def test_cost_model_picks_the_measured_fastest(layer: Any) -> None:
-    assert layer_choice(layer).kind == layer.fastest
+    assert layer.choice().kind == layer.fastest
 
 
 @pytest.mark.parametrize("layer", benchmark_layers(), ids=lambda layer: layer.name)
 def test_sample_by_sample_gemms_split_the_batch_finer(layer: Any) -> None:
     """col2im and per-sample phase GEMMs keep their chunk's results in cache;
     GEMMs over a whole chunk (Karatsuba, latent vectors) would get thinner."""
-    choice = layer_choice(layer)
+    choice = layer.choice()
     assert choice.per_sample == (layer.fastest in ("columns", "phase"))
     assert choice.blas_threaded == (layer.fastest in ("pointwise", "phase", "columns"))
 
