@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from deconv_cli.core.net import fix, sizes, solve, text
+from deconv_cli.core.net import fix, mirror, sizes, solve, text
 from deconv_cli.core.net import valid as valid_set
 from deconv_cli.core.net.graph import Network, Node, SizeMap, Term
 from deconv_cli.errors import DeconvError
@@ -252,10 +252,10 @@ def test_text_unets_valid_set_equals_brute_force(source):
 def test_the_mirror_settings_make_the_first_join_match_exactly_where_they_say(source):
     # the deepest conv_transpose meets its skip first: nothing before it needs repairing
     net = text.read(source)
-    mirror = next((m for m in fix.mirrors(net, 0) if m.join == "concat1"), None)
-    if mirror is None:  # an upsample, not a conv_transpose
+    first = next((m for m in mirror.mirrors(net, 0) if m.join == "concat1"), None)
+    if first is None:  # an upsample, not a conv_transpose
         return
-    for way in mirror.ways:
+    for way in first.ways:
         if way.setting is None:
             continue
         value = int(way.setting.partition("=")[2])
@@ -308,7 +308,7 @@ DEEP_CHAIN = deep(["max_pool k=2"] * 16 + ["convT k=2 s=2"] * 16)
 def test_a_sixteen_level_unet_is_solved_exactly_within_a_cpu_budget():
     began = time.process_time()
     found = [solve.valid(DEEP_UNET, axis) for axis in range(2)]
-    mirrors = [m for axis in range(2) for m in fix.mirrors(DEEP_UNET, axis)]
+    mirrors = [m for axis in range(2) for m in mirror.mirrors(DEEP_UNET, axis)]
     breaks = fix.breaks(DEEP_UNET, sizes.evaluate(DEEP_UNET, (1000, 1000)))
     assert time.process_time() - began < 2  # one period is 65536 sizes: it took 34 s per size
     assert [v.json() for v in found] == [{"modulus": 65536, "residues": [0], "from": 65536, "also": []}] * 2

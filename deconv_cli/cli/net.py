@@ -12,8 +12,9 @@ from deconv_cli.cli.app import FrameworkName, Json, app
 from deconv_cli.errors import DeconvError, ExitCode
 
 if TYPE_CHECKING:
-    from deconv_cli.core.net.fix import Break, Mirror
+    from deconv_cli.core.net.fix import Break
     from deconv_cli.core.net.graph import Network
+    from deconv_cli.core.net.mirror import Mirror
     from deconv_cli.core.net.sizes import Evaluation
     from deconv_cli.core.net.valid import Valid
 
@@ -53,10 +54,10 @@ def net(
     network = read(source, framework.value if framework else None, _rank(sizes))
     out = sys.stdout
     if sizes is None:
-        from deconv_cli.core.net import fix, solve
+        from deconv_cli.core.net import mirror, solve
 
         valid = tuple(solve.valid(network, axis) for axis in range(network.rank))
-        mirrors = tuple(m for axis in range(network.rank) for m in fix.mirrors(network, axis))
+        mirrors = tuple(m for axis in range(network.rank) for m in mirror.mirrors(network, axis))
         render_valid(network, valid, mirrors, out, as_json=as_json)
         if any(not values.residues and not values.also for values in valid):
             raise typer.Exit(ExitCode.FAILURE)  # no input size builds it: a CI check fails
